@@ -1,0 +1,37 @@
+"""Collect every page of docs/ as tests (see tests/harness.py) and report on them."""
+from collections import defaultdict
+
+import pytest
+from sybil import Sybil
+
+from harness import ConsoleParser, PyconParser, Services, close_page, transcripts_run
+
+pytest_collect_file = Sybil(
+    parsers=[ConsoleParser(), PyconParser()],
+    path="docs",
+    patterns=["*.md"],
+    fixtures=["services"],
+    teardown=close_page,
+).pytest()
+
+
+@pytest.fixture(scope="session")
+def services():
+    running = Services()
+    yield running
+    running.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    seconds = defaultdict(float)
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            path = getattr(report, "location", ("",))[0]
+            if path.endswith(".md"):
+                seconds[path] += getattr(report, "duration", 0.0)
+    write = terminalreporter.write_line
+    write(f"transcripts run: {transcripts_run['en']} in English, {transcripts_run['fr']} in French")
+    if seconds:
+        write("slowest pages:")
+        for path, total in sorted(seconds.items(), key=lambda item: -item[1])[:5]:
+            write(f"  {total:6.2f}s  {path}")

@@ -1,0 +1,290 @@
+"""The cookbook's one test harness: pages are tests.
+
+A ``console`` block on a page is a transcript. Each ``$ `` line is run by bash
+in the page's own temporary working directory, with real curl; the lines after
+it are the output the reader sees, compared exactly, except that ``...``
+stands for any text. The documented port 8080 is rewritten to a free one.
+
+A line ``$ [NAME=value ...] python recipes/<slug>/app.py 8080`` starts the
+recipe as a real server in the background (stopping the one before), waits
+until it answers and compares what it printed on start.
+
+Files (cookie jars, ``sessions/``) live in the working directory until the page
+ends, so a page reads as one continuous session.
+"""
+
+import doctest
+import glob
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.parsers.abstract.doctest import DocTestStringParser
+from sybil.parsers.markdown import CodeBlockParser
+
+REPO = Path(__file__).resolve().parents[1]
+DOC_PORT = "8080"
+START_LINE = re.compile(r"^((?:\w+=\S*\s+)*)python3? recipes/([\w-]+)/app\.py 8080$")
+COMMAND_TIMEOUT = 30
+
+#: Transcript blocks that ran and matched, by language ("en" or "fr").
+transcripts_run = Counter()
+
+
+def language(path):
+    return "fr" if str(path).endswith(".fr.md") else "en"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def front_matter(text):
+    """The YAML header of a page, or {}."""
+    match = re.match(r"---\n(.*?)\n---\n", text, re.DOTALL)
+    return yaml.safe_load(match.group(1)) if match else {}
+
+
+class Recipe:
+    """A recipe running as a real server process, its output kept in a log."""
+
+    def __init__(self, command, cwd, env, port):
+        self.port = port
+        self.log_path = Path(cwd) / f"server-{port}.log"
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                ["bash", "-c", "exec " + command], cwd=cwd, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self._wait_until_listening()
+
+    def _wait_until_listening(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the recipe exited with {self.process.returncode}\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"the recipe did not answer on port {self.port}\n{self.log()}")
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def python_env(extra=None):
+    """The environment recipes and transcripts run in: this interpreter first on PATH."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(extra or {})
+    return env
+
+
+def start_recipe(slug, cwd, extra_env=None):
+    """Start ``python recipes/<slug>/app.py <free port>`` in cwd: the one way to run a recipe."""
+    port = free_port()
+    command = f"python {REPO / 'recipes' / slug / 'app.py'} 127.0.0.1:{port}"
+    return Recipe(command, cwd, python_env(extra_env), port)
+
+
+class Page:
+    """What one page's transcripts share: a working directory, a port, a server."""
+
+    def __init__(self, path, services):
+        self.path = path
+        self.meta = front_matter(Path(path).read_text())
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-"))
+        # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
+        (self.workdir / "recipes").symlink_to(REPO / "recipes")
+        self.port = free_port()
+        self.env = python_env(services.environment(self.meta.get("services", [])))
+        self.server = None
+
+    def run(self, command):
+        """Run one transcript command, return what the reader would see."""
+        command = command.replace(DOC_PORT, str(self.port))
+        if START_LINE.match(command.replace(str(self.port), DOC_PORT)):
+            output = self.start(command)
+        else:
+            result = subprocess.run(
+                ["bash", "-c", command], cwd=self.workdir, env=self.env, timeout=COMMAND_TIMEOUT,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            output = result.stdout.decode(errors="replace")
+        return output.replace(str(self.port), DOC_PORT)
+
+    def start(self, command):
+        self.stop()
+        self.server = Recipe(command, self.workdir, self.env, self.port)
+        # What the server prints on start; request logs come after it.
+        return self.server.log().splitlines()[0] if self.server.log() else ""
+
+    def server_log(self):
+        return self.server.log() if self.server else "(no server was started on this page)"
+
+    def stop(self):
+        if self.server:
+            self.server.stop()
+            self.server = None
+
+    def close(self):
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def parse_transcript(source):
+    """Split a console block into (command, expected output) pairs."""
+    steps = []
+    for line in source.splitlines():
+        if line.startswith("$ "):
+            steps.append([line[2:], []])
+        elif steps and not steps[-1][1] and steps[-1][0].endswith("\\"):
+            steps[-1][0] += "\n" + line  # continuation of a long command
+        elif steps:
+            steps[-1][1].append(line)
+        else:
+            raise ValueError(f"a console block must start with a `$ ` command, not {line!r}")
+    return [(command, "\n".join(output)) for command, output in steps]
+
+
+def matches(expected, actual):
+    """Exact match of the trimmed outputs, `...` standing for any text."""
+    expected, actual = _trim(expected), _trim(actual)
+    pattern = ".*?".join(re.escape(part) for part in expected.split("..."))
+    return re.fullmatch(pattern, actual, re.DOTALL) is not None
+
+
+def _trim(text):
+    return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
+
+
+class ConsoleParser(CodeBlockParser):
+    """``console`` blocks: transcripts run against the page's recipe."""
+
+    language = "console"
+
+    def __init__(self):
+        super().__init__()
+
+    def evaluate(self, example):
+        page = example.namespace.get("page")
+        if page is None:
+            page = example.namespace["page"] = Page(example.path, example.namespace["services"])
+        for command, expected in parse_transcript(example.parsed):
+            actual = page.run(command)
+            if not matches(expected, actual):
+                raise AssertionError(
+                    f"$ {command}\n--- expected\n{expected}\n--- got\n{_trim(actual)}\n"
+                    f"--- server log\n{page.server_log()}")
+        transcripts_run[language(example.path)] += 1
+
+
+class PyconParser:
+    """``pycon`` blocks: Python sessions run as doctests."""
+
+    def __init__(self):
+        self.blocks = CodeBlockParser("pycon")
+        self.doctests = DocTestStringParser(DocTestEvaluator(doctest.ELLIPSIS))
+
+    def __call__(self, document):
+        for block in self.blocks(document):
+            for region in self.doctests(block.parsed, document.path):
+                region.adjust(block, block.parsed)
+                yield region
+
+
+def close_page(namespace):
+    """Sybil teardown: stop the page's server and remove its working directory."""
+    if "page" in namespace:
+        namespace.pop("page").close()
+
+
+class Services:
+    """Throw-away PostgreSQL and Redis servers, started on first use, one each per run."""
+
+    def __init__(self):
+        self.started = {}
+        self.stoppers = []
+
+    def environment(self, names):
+        env = {}
+        for name in names:
+            if name not in self.started:
+                self.started[name] = getattr(self, "_start_" + name)()
+            env.update(self.started[name])
+        return env
+
+    @staticmethod
+    def missing(what, install):
+        message = f"{what} is not installed: {install}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+    def _start_postgres(self):
+        from pytest_postgresql.executors.proc import PostgreSQLExecutor
+        from pytest_postgresql.janitor import DatabaseJanitor
+
+        pg_ctl = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), default=None)
+        if not pg_ctl:
+            self.missing("PostgreSQL", "apt-get install postgresql (macOS: brew install postgresql)")
+        base = Path(tempfile.mkdtemp(prefix="cookbook-pg-"))
+        if os.geteuid() == 0:
+            # initdb and postgres refuse to run as root: run the cluster as `postgres`.
+            shutil.chown(base, "postgres")
+            wrapper = base / "pg_ctl"
+            wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{pg_ctl}" "$@"\n')
+            wrapper.chmod(0o755)
+            pg_ctl = str(wrapper)
+        port = free_port()
+        server = PostgreSQLExecutor(
+            executable=pg_ctl, host="127.0.0.1", port=port, datadir=str(base / "data"),
+            unixsocketdir=str(base), logfile=str(base / "postgres.log"), startparams="-w",
+            dbname="cookbook")
+        server.start()
+        self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
+        DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook",
+                        version=server.version).init()
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres",
+                "PGDATABASE": "cookbook"}
+
+    def _start_redis(self):
+        from pytest_redis.executor import RedisExecutor
+
+        redis_server = shutil.which("redis-server")
+        if not redis_server:
+            self.missing("Redis", "apt-get install redis-server (macOS: brew install redis)")
+        base = Path(tempfile.mkdtemp(prefix="cookbook-redis-"))
+        port = free_port()
+        server = RedisExecutor(redis_server, databases=16, redis_timeout=30, loglevel="notice",
+                               host="127.0.0.1", port=port, datadir=base)
+        server.start()
+        self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
+        return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+
+    def stop(self):
+        while self.stoppers:
+            self.stoppers.pop()()
