@@ -14,15 +14,20 @@ ends, so a page reads as one continuous session.
 """
 
 import doctest
+import fcntl
 import glob
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
+import termios
 import time
 from collections import Counter
 from pathlib import Path
@@ -37,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC_PORT = "8080"
 START_LINE = re.compile(r"^((?:\w+=\S*\s+)*)python3? recipes/([\w-]+)/app\.py 8080$")
 COMMAND_TIMEOUT = 30
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # bold and colours: not part of the text
 
 #: Transcript blocks that ran and matched, by language ("en" or "fr").
 transcripts_run = Counter()
@@ -130,10 +136,7 @@ class Page:
         if START_LINE.match(command.replace(str(self.port), DOC_PORT)):
             output = self.start(command)
         else:
-            result = subprocess.run(
-                ["bash", "-c", command], cwd=self.workdir, env=self.env, timeout=COMMAND_TIMEOUT,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            output = result.stdout.decode(errors="replace")
+            output = run_in_terminal(command, self.workdir, self.env)
         return output.replace(str(self.port), DOC_PORT)
 
     def start(self, command):
@@ -155,6 +158,39 @@ class Page:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def run_in_terminal(command, cwd, env):
+    """Run a command in bash on a pseudo-terminal, as a reader would, and return what it printed.
+
+    On a terminal curl shows no progress meter and tools print what a reader sees.
+    """
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+    process = subprocess.Popen(["bash", "-c", command], cwd=cwd, env=dict(env, TERM="dumb"),
+                               stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    output = b""
+    deadline = time.monotonic() + COMMAND_TIMEOUT
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([controller], [], [], 0.1)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal closed: every writer has exited
+            chunk = b""
+        if not chunk:
+            break
+        output += chunk
+    os.close(controller)
+    try:
+        process.wait(timeout=max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        output += f"\n[harness: still running after {COMMAND_TIMEOUT}s, killed]".encode()
+    return ANSI_ESCAPE.sub("", output.decode(errors="replace").replace("\r\n", "\n"))
+
+
 def parse_transcript(source):
     """Split a console block into (command, expected output) pairs."""
     steps = []
@@ -171,9 +207,9 @@ def parse_transcript(source):
 
 
 def matches(expected, actual):
-    """Exact match of the trimmed outputs, `...` standing for any text."""
+    """Exact match of the trimmed outputs, `...` standing for any non-empty text."""
     expected, actual = _trim(expected), _trim(actual)
-    pattern = ".*?".join(re.escape(part) for part in expected.split("..."))
+    pattern = ".+?".join(re.escape(part) for part in expected.split("..."))
     return re.fullmatch(pattern, actual, re.DOTALL) is not None
 
 
