@@ -16,6 +16,7 @@ ends, so a page reads as one continuous session.
 import doctest
 import fcntl
 import glob
+import importlib.util
 import os
 import pty
 import re
@@ -39,8 +40,9 @@ from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser
 
 REPO = Path(__file__).resolve().parents[1]
+RECIPES = REPO / "recipes"
 DOC_PORT = "8080"
-START_LINE = re.compile(r"^((?:\w+=\S*\s+)*)python3? recipes/([\w-]+)/app\.py 8080$")
+START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? recipes/[\w-]+/app\.py 8080""")
 COMMAND_TIMEOUT = 30
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # bold and colours: not part of the text
 
@@ -64,6 +66,10 @@ def front_matter(text):
     return yaml.safe_load(match.group(1)) if match else {}
 
 
+class RecipeExited(AssertionError):
+    """The recipe stopped before it answered: its log says why."""
+
+
 class Recipe:
     """A recipe running as a real server process, its output kept in a log."""
 
@@ -72,7 +78,7 @@ class Recipe:
         self.log_path = Path(cwd) / f"server-{port}.log"
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                ["bash", "-c", "exec " + command], cwd=cwd, env=env,
+                ["bash", "-c", command], cwd=cwd, env=env,
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_until_listening()
 
@@ -80,7 +86,7 @@ class Recipe:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"the recipe exited with {self.process.returncode}\n{self.log()}")
+                raise RecipeExited(f"the recipe exited with {self.process.returncode}\n{self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
@@ -110,11 +116,18 @@ def python_env(extra=None):
     return env
 
 
-def start_recipe(slug, cwd, extra_env=None):
-    """Start ``python recipes/<slug>/app.py <free port>`` in cwd: the one way to run a recipe."""
+def start_recipe(app, cwd, extra_env=None):
+    """Start ``python <app> 127.0.0.1:<free port>`` in cwd, as tests outside pages do."""
     port = free_port()
-    command = f"python {REPO / 'recipes' / slug / 'app.py'} 127.0.0.1:{port}"
-    return Recipe(command, cwd, python_env(extra_env), port)
+    return Recipe(f"python {app} 127.0.0.1:{port}", cwd, python_env(extra_env), port)
+
+
+def import_recipe(slug):
+    """Import recipes/<slug>/app.py as a fresh module, to drive it with ``app.request()``."""
+    spec = importlib.util.spec_from_file_location(f"recipe_{slug}", RECIPES / slug / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Page:
@@ -125,7 +138,7 @@ class Page:
         self.meta = front_matter(Path(path).read_text())
         self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-"))
         # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
-        (self.workdir / "recipes").symlink_to(REPO / "recipes")
+        (self.workdir / "recipes").symlink_to(RECIPES)
         self.port = free_port()
         self.env = python_env(services.environment(self.meta.get("services", [])))
         self.server = None
@@ -133,17 +146,20 @@ class Page:
     def run(self, command):
         """Run one transcript command, return what the reader would see."""
         command = command.replace(DOC_PORT, str(self.port))
-        if START_LINE.match(command.replace(str(self.port), DOC_PORT)):
+        if START_LINE.fullmatch(command.replace(str(self.port), DOC_PORT)):
             output = self.start(command)
         else:
             output = run_in_terminal(command, self.workdir, self.env)
         return output.replace(str(self.port), DOC_PORT)
 
     def start(self, command):
+        """(Re)start the page's server; return what it printed on start, or why it stopped."""
         self.stop()
-        self.server = Recipe(command, self.workdir, self.env, self.port)
-        # What the server prints on start; request logs come after it.
-        return self.server.log().splitlines()[0] if self.server.log() else ""
+        try:
+            self.server = Recipe(command, self.workdir, self.env, self.port)
+        except RecipeExited as exited:
+            return str(exited).split("\n", 1)[1]
+        return self.server.log().split("\n")[0]  # request logs come after this line
 
     def server_log(self):
         return self.server.log() if self.server else "(no server was started on this page)"
@@ -302,8 +318,7 @@ class Services:
             dbname="cookbook")
         server.start()
         self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
-        DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook",
-                        version=server.version).init()
+        DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook").init()
         return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres",
                 "PGDATABASE": "cookbook"}
 

@@ -1,0 +1,39 @@
+"""Count visits with the session stored in a database: SQLite, or PostgreSQL via DATABASE_URL."""
+import os
+from pathlib import Path
+
+import web
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+
+# e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook (web.py spells it postgres://)
+database_url = os.environ.get("DATABASE_URL", "sqlite:///sessions.db")
+db = web.database(database_url)
+if database_url.startswith("sqlite:"):
+    # A local file needs no administrator: create the table on first start.
+    db.query((Path(__file__).parent / "schema.sql").read_text())
+
+session = web.session.Session(app, web.session.DBStore(db, "sessions"), initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,47 @@
+"""Every recipe answers a malformed session cookie with a fresh session, never an error."""
+import http.client
+import re
+
+import pytest
+
+from harness import RECIPES, start_recipe
+
+PICKLED = "gASVEAAAAAAAAAB9lIwFY291bnSUS2NzLg=="  # base64 of pickle.dumps({"count": 99})
+BAD_VALUES = {
+    "non-hex": b"not-a-session",
+    "4 KB of hex": b"a" * 4096,
+    "4 KB of text": b"z" * 4096,
+    "quotes": b'"0123abcd"',
+    "unterminated quote": b'"0123abcd',
+    "unicode": "s\u00e9ssion-\u2603".encode(),
+    "path": b"../../../../etc/passwd",
+    "pickle": PICKLED.encode(),
+    "json": b'{"count": 99}',
+    "empty": b"",
+    "semicolons": b";;;=;",
+}
+SESSION_ID = re.compile(rb"webpy_session_id=([0-9a-f]{40});")
+
+
+@pytest.fixture(scope="module", params=sorted(path.name for path in RECIPES.iterdir() if (path / "app.py").exists()))
+def server(request, tmp_path_factory):
+    running = start_recipe(RECIPES / request.param / "app.py", tmp_path_factory.mktemp(request.param))
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("value", BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_bad_cookie_gets_a_fresh_session(server, value):
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    connection.putrequest("GET", "/count")
+    connection.putheader("Cookie", b"webpy_session_id=" + value)
+    connection.endheaders()
+    response = connection.getresponse()
+    body = response.read()
+    connection.close()
+
+    assert 200 <= response.status < 300, body
+    assert body == b"1"
+    new_id = SESSION_ID.search(response.getheader("Set-Cookie", "").encode())
+    assert new_id and new_id.group(1) != value
+    assert "Traceback" not in server.log()

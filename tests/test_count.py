@@ -1,0 +1,35 @@
+"""What the count page says about web.py 0.76 beyond its transcripts."""
+import urllib.error
+import urllib.request
+
+from harness import RECIPES, import_recipe, start_recipe
+
+
+def test_debug_mode_breaks_the_session(tmp_path):
+    """Without `web.config.debug = False` the reloader makes a second Session: 500."""
+    source = (RECIPES / "count" / "app.py").read_text()
+    assert "web.config.debug = False" in source
+    app = tmp_path / "app.py"
+    app.write_text(source.replace("web.config.debug = False", ""))
+    server = start_recipe(app, tmp_path)
+    try:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count")
+            status = 200
+        except urllib.error.HTTPError as error:
+            status = error.code
+    finally:
+        server.stop()
+    assert status == 500
+    assert "AttributeError: 'ThreadedDict' object has no attribute 'count'" in server.log()
+
+
+def test_count_with_the_test_client(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # DiskStore("sessions") is relative to the working directory
+    recipe = import_recipe("count")
+    first = recipe.app.request("/count")
+    assert first.data == b"1"
+    cookie = dict(first.header_items)["Set-Cookie"].split(";")[0]
+    assert recipe.app.request("/count", headers={"Cookie": cookie}).data == b"2"
+    assert recipe.app.request("/reset", headers={"Cookie": cookie}).data == b"Reset"
+    assert list((tmp_path / "sessions").iterdir()) == []
