@@ -2,17 +2,9 @@
 from collections import defaultdict
 
 import pytest
-from sybil import Sybil
+from harness import Services, page_tests, transcripts_run
 
-from harness import ConsoleParser, PyconParser, Services, close_page, transcripts_run
-
-pytest_collect_file = Sybil(
-    parsers=[ConsoleParser(), PyconParser()],
-    path="docs",
-    patterns=["*.md"],
-    fixtures=["services"],
-    teardown=close_page,
-).pytest()
+pytest_collect_file = page_tests(path="docs", patterns=["*.md"], fixtures=["services"]).pytest()
 
 
 @pytest.fixture(scope="session")

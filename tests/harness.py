@@ -35,6 +35,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sybil import Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser
@@ -46,7 +47,7 @@ START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? recipes/[\w-
 COMMAND_TIMEOUT = 30
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # bold and colours: not part of the text
 
-#: Transcript blocks that ran and matched, by language ("en" or "fr").
+#: Transcript blocks of docs/ that ran and matched, by language ("en" or "fr").
 transcripts_run = Counter()
 
 
@@ -251,7 +252,8 @@ class ConsoleParser(CodeBlockParser):
                 raise AssertionError(
                     f"$ {command}\n--- expected\n{expected}\n--- got\n{_trim(actual)}\n"
                     f"--- server log\n{page.server_log()}")
-        transcripts_run[language(example.path)] += 1
+        if Path(example.path).is_relative_to(REPO / "docs"):
+            transcripts_run[language(example.path)] += 1
 
 
 class PyconParser:
@@ -266,6 +268,11 @@ class PyconParser:
             for region in self.doctests(block.parsed, document.path):
                 region.adjust(block, block.parsed)
                 yield region
+
+
+def page_tests(**options):
+    """The Sybil that reads pages: transcripts and Python sessions."""
+    return Sybil(parsers=[ConsoleParser(), PyconParser()], teardown=close_page, **options)
 
 
 def close_page(namespace):
