@@ -2,9 +2,10 @@
 from collections import defaultdict
 
 import pytest
-from harness import Services, page_tests, transcripts_run
 
-pytest_collect_file = page_tests(path="docs", patterns=["*.md"], fixtures=["services"]).pytest()
+from harness import REPO, Services, page_tests, transcripts_run
+
+pytest_collect_file = page_tests(path=str(REPO / "docs"), patterns=["*.md"], fixtures=["services"]).pytest()
 
 
 @pytest.fixture(scope="session")
