@@ -1,10 +1,11 @@
 """Every recipe answers a malformed session cookie with a fresh session, never an error."""
 import http.client
 import re
+import subprocess
 
 import pytest
 
-from harness import RECIPES, start_recipe
+from harness import RECIPES, python_env, start_recipe
 
 PICKLED = "gASVEAAAAAAAAAB9lIwFY291bnSUS2NzLg=="  # base64 of pickle.dumps({"count": 99})
 BAD_VALUES = {
@@ -23,9 +24,17 @@ BAD_VALUES = {
 SESSION_ID = re.compile(rb"webpy_session_id=([0-9a-f]{40});")
 
 
-@pytest.fixture(scope="module", params=sorted(path.name for path in RECIPES.iterdir() if (path / "app.py").exists()))
-def server(request, tmp_path_factory):
-    running = start_recipe(RECIPES / request.param / "app.py", tmp_path_factory.mktemp(request.param))
+SLUGS = sorted(path.name for path in RECIPES.iterdir() if (path / "app.py").exists())
+
+
+@pytest.fixture(scope="module", params=SLUGS + ["dbstore on postgres"])
+def server(request, tmp_path_factory, services):
+    slug, _, database = request.param.partition(" on ")
+    env = {}
+    if database == "postgres":
+        env = dict(services.environment(["postgres"]), DATABASE_URL="postgres:///cookbook")
+        subprocess.run(["psql", "-q", "-f", RECIPES / "dbstore" / "schema.sql"], env=python_env(env), check=True)
+    running = start_recipe(RECIPES / slug / "app.py", tmp_path_factory.mktemp(slug), env)
     yield running
     running.stop()
 
