@@ -2,15 +2,31 @@
 import urllib.error
 import urllib.request
 
+import pytest
+
 from harness import RECIPES, import_recipe, start_recipe
 
 
-def test_debug_mode_breaks_the_session(tmp_path):
+OLD_GUARD = """
+if web.config.get("_session") is None:
+    session = web.session.Session(app, web.session.DiskStore("sessions"), initializer={"count": 0})
+    web.config._session = session
+else:
+    session = web.config._session
+"""
+
+
+@pytest.mark.parametrize("guard", [False, True], ids=["plain", "with the old cookbook's guard"])
+def test_debug_mode_breaks_the_session(tmp_path, guard):
     """Without `web.config.debug = False` the reloader makes a second Session: 500."""
     source = (RECIPES / "count" / "app.py").read_text()
     assert "web.config.debug = False" in source
+    source = source.replace("web.config.debug = False", "")
+    if guard:
+        line = next(line for line in source.splitlines() if line.startswith("session = "))
+        source = source.replace(line, OLD_GUARD)
     app = tmp_path / "app.py"
-    app.write_text(source.replace("web.config.debug = False", ""))
+    app.write_text(source)
     server = start_recipe(app, tmp_path)
     try:
         try:
