@@ -289,11 +289,15 @@ class Services:
         self.stoppers = []
 
     def environment(self, names):
+        """Variables that reach the named servers, started if need be; each call gets an empty database."""
         env = {}
         for name in names:
             if name not in self.started:
                 self.started[name] = getattr(self, "_start_" + name)()
             env.update(self.started[name])
+        if "postgres" in names:
+            self.database.drop()
+            self.database.init()
         return env
 
     @staticmethod
@@ -325,7 +329,7 @@ class Services:
             dbname="cookbook")
         server.start()
         self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
-        DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook").init()
+        self.database = DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook")
         return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres",
                 "PGDATABASE": "cookbook"}
 

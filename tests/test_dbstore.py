@@ -34,7 +34,8 @@ def test_a_database_that_breaks_later_answers_503(tmp_path):
         (tmp_path / "sessions.db").write_bytes(b"this is no longer a database" * 100)
         with pytest.raises(urllib.error.HTTPError) as error:
             urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count")
+        body = error.value.read()
     finally:
         server.stop()
     assert error.value.code == 503
-    assert error.value.read() == b"The session store is unavailable, try again later.\n"
+    assert body == b"The session store is unavailable, try again later.\n"
