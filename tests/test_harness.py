@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from harness import REPO, Services, matches, page_tests, parse_transcript
+from harness import RECIPES, REPO, Services, front_matter, matches, page_tests, parse_transcript
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
@@ -35,6 +35,15 @@ def test_french_page_runs_the_same_transcripts(page):
     twin = page.with_suffix(".fr.md")
     assert twin.exists(), f"{twin.name} is missing"
     assert FENCE.findall(twin.read_text()) == FENCE.findall(page.read_text())
+
+
+def test_every_recipe_has_a_page_that_shows_and_starts_it():
+    pages = {front_matter(page.read_text()).get("recipe"): page.read_text() for page in PAGES}
+    for recipe in RECIPES.iterdir():
+        page = pages.get(recipe.name)
+        assert page, f"no page has `recipe: {recipe.name}` in its front matter"
+        assert f'--8<-- "recipes/{recipe.name}/app.py"' in page
+        assert f"python recipes/{recipe.name}/app.py 8080\n" in page
 
 
 def test_wildcard_stands_for_some_text_only():
