@@ -1,4 +1,5 @@
 """What the count page says about web.py 0.76 beyond its transcripts."""
+import re
 import urllib.error
 import urllib.request
 
@@ -23,8 +24,8 @@ def test_debug_mode_breaks_the_session(tmp_path, guard):
     assert "web.config.debug = False" in source
     source = source.replace("web.config.debug = False", "")
     if guard:
-        line = next(line for line in source.splitlines() if line.startswith("session = "))
-        source = source.replace(line, OLD_GUARD)
+        source, replaced = re.subn(r"^session = .*?^\)\n", OLD_GUARD, source, flags=re.MULTILINE | re.DOTALL)
+        assert replaced == 1
     app = tmp_path / "app.py"
     app.write_text(source)
     server = start_recipe(app, tmp_path)

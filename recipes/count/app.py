@@ -13,7 +13,9 @@ urls = (
 app = web.application(urls, locals())
 
 # One file per session in ./sessions, next to wherever the app is started.
-session = web.session.Session(app, web.session.DiskStore("sessions"), initializer={"count": 0})
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
 
 
 class count:

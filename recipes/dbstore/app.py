@@ -34,7 +34,9 @@ def internal_error():
 
 
 app.internalerror = internal_error
-session = web.session.Session(app, web.session.DBStore(db, "sessions"), initializer={"count": 0})
+session = web.session.Session(
+    app, web.session.DBStore(db, "sessions"), initializer={"count": 0}
+)
 
 
 class count:

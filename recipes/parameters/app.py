@@ -43,7 +43,9 @@ for name, text in os.environ.items():
         sys.exit(f"{name}={text!r}: {error}")
 
 app = web.application(urls, locals())
-session = web.session.Session(app, web.session.DiskStore("sessions"), initializer={"count": 0})
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
 
 
 class count:

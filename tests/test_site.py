@@ -1,0 +1,132 @@
+"""The site: `mkdocs build --strict` passes, renders notebooks in both languages, and fails
+when a translation or an included recipe file is missing."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+import yaml
+from bs4 import BeautifulSoup
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml, ignoring MkDocs' own tags (!relative, !!python/name:...)."""
+
+
+ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), ConfigLoader)
+
+
+def build(project, site_dir):
+    """`mkdocs build --strict` in project (snippets are relative to the cwd): (ok, output)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=project, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=300,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8", errors="replace")
+    return result.returncode == 0, result.stdout
+
+
+def copy_project(destination):
+    """What a build reads: mkdocs.yml, docs/, recipes/ and the hooks."""
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    for path in ["mkdocs.yml", "docs", "recipes", *CONFIG.get("hooks", [])]:
+        source, target = REPO / path, destination / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    site_dir = tmp_path_factory.mktemp("site")
+    ok, output = build(REPO, site_dir)
+    if not ok:
+        pytest.fail(f"mkdocs build --strict failed:\n{output}", pytrace=False)
+    return site_dir
+
+
+def page(site, url):
+    return BeautifulSoup((site / url / "index.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def visible_text(soup):
+    for hidden in soup(["script", "style"]):
+        hidden.decompose()
+    return soup.get_text()
+
+
+def nav_titles(soup):
+    """The site navigation's titles, leaving out the page's table of contents nested in it."""
+    links = soup.select(".md-nav--primary .md-nav__link")
+    return {link.get_text(" ", strip=True) for link in links
+            if link.find_parent("nav", class_="md-nav--secondary") is None}
+
+
+def test_strict_build_passes_in_both_languages(site):
+    assert (site / "index.html").is_file()
+    assert (site / "fr" / "index.html").is_file()
+
+
+@pytest.mark.parametrize("language", NOTEBOOK_PAGES)
+def test_notebook_pages_are_rendered_not_raw_json(site, language):
+    soup = page(site, NOTEBOOK_PAGES[language])
+    assert soup.select(".jupyter-wrapper .jp-CodeCell"), "no rendered notebook cell"
+    assert soup.select(".jp-OutputArea-output"), "no rendered cell output"
+    text = visible_text(soup)
+    assert '"cell_type"' not in text and '"nbformat"' not in text
+
+
+@pytest.mark.parametrize("language, other", [("en", "fr"), ("fr", "en")])
+def test_notebook_language_switch_links_to_its_twin(site, language, other):
+    url = NOTEBOOK_PAGES[language]
+    link = page(site, url).select_one(f"a.md-select__link[hreflang={other}]")
+    assert link is not None, "no language switch"
+    assert urljoin("/" + url, link["href"]) == "/" + NOTEBOOK_PAGES[other]
+
+
+def test_search_index_covers_both_languages(site):
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    assert {"en", "fr"} <= set(index["config"]["lang"])
+    locations = {doc["location"].split("#")[0] for doc in index["docs"]}
+    for url in ["", "basics/count/", "basics/exploring/"]:
+        assert url in locations and "fr/" + url in locations
+    # French pages search that same index: Material fetches <base>/search/search_index.json.
+    base = json.loads(page(site, "fr/basics/count").select_one("#__config").string)["base"]
+    assert urljoin("/fr/basics/count/", base + "/search/search_index.json") == "/search/search_index.json"
+
+
+def test_french_pages_have_french_navigation(site):
+    i18n = next(plugin["i18n"] for plugin in CONFIG["plugins"] if "i18n" in plugin)
+    translations = next(lang["nav_translations"] for lang in i18n["languages"] if lang["locale"] == "fr")
+    english = nav_titles(page(site, "basics/count"))
+    assert english <= set(translations), "English navigation titles without a French translation"
+    for url in ["fr", "fr/basics/count", "fr/basics/exploring"]:
+        assert nav_titles(page(site, url)) == {translations[title] for title in english}, url
+
+
+@pytest.mark.parametrize("translation", ["basics/count.fr.md", "basics/exploring.fr.ipynb"])
+def test_missing_translation_fails_the_strict_build(tmp_path, translation):
+    project = copy_project(tmp_path / "project")
+    (project / "docs" / translation).unlink()
+    ok, output = build(project, tmp_path / "site")
+    assert not ok, output
+    assert translation in output
+
+
+def test_missing_included_recipe_file_fails_the_build(tmp_path):
+    project = copy_project(tmp_path / "project")
+    with open(project / "docs" / "index.md", "a", encoding="utf-8") as index:
+        index.write('\n```python\n--8<-- "recipes/no-such-recipe/app.py"\n```\n')
+    ok, output = build(project, tmp_path / "site")
+    assert not ok, output
+    assert "recipes/no-such-recipe/app.py" in output
