@@ -3,7 +3,7 @@
 A ``console`` block on a page is a transcript. Each ``$ `` line is run by bash
 in the page's own temporary working directory, with real curl; the lines after
 it are the output the reader sees, compared exactly, except that ``...``
-stands for any text. The documented port 8080 is rewritten to a free one.
+stands for some text (ids, dates). The documented port 8080 is rewritten to a free one.
 
 A line ``$ [NAME=value ...] python recipes/<slug>/app.py 8080`` starts the
 recipe as a real server in the background (stopping the one before), waits
@@ -34,6 +34,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 from sybil import Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
@@ -68,7 +69,11 @@ def front_matter(text):
 
 
 class RecipeExited(AssertionError):
-    """The recipe stopped before it answered: its log says why."""
+    """The recipe stopped before it answered: its output says why."""
+
+    def __init__(self, returncode, output):
+        super().__init__(f"the recipe exited with {returncode}\n{output}")
+        self.output = output
 
 
 class Recipe:
@@ -87,7 +92,7 @@ class Recipe:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RecipeExited(f"the recipe exited with {self.process.returncode}\n{self.log()}")
+                raise RecipeExited(self.process.returncode, self.log())
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
                 return
@@ -146,8 +151,9 @@ class Page:
 
     def run(self, command):
         """Run one transcript command, return what the reader would see."""
+        starts_server = START_LINE.fullmatch(command)
         command = command.replace(DOC_PORT, str(self.port))
-        if START_LINE.fullmatch(command.replace(str(self.port), DOC_PORT)):
+        if starts_server:
             output = self.start(command)
         else:
             output = run_in_terminal(command, self.workdir, self.env)
@@ -159,7 +165,7 @@ class Page:
         try:
             self.server = Recipe(command, self.workdir, self.env, self.port)
         except RecipeExited as exited:
-            return str(exited).split("\n", 1)[1]
+            return exited.output
         return self.server.log().split("\n")[0]  # request logs come after this line
 
     def server_log(self):
@@ -239,9 +245,6 @@ class ConsoleParser(CodeBlockParser):
 
     language = "console"
 
-    def __init__(self):
-        super().__init__()
-
     def evaluate(self, example):
         page = example.namespace.get("page")
         if page is None:
@@ -289,7 +292,7 @@ class Services:
         self.stoppers = []
 
     def environment(self, names):
-        """Variables that reach the named servers, started if need be; each call gets an empty database."""
+        """Variables that reach the named servers, started if need be, each emptied for the caller."""
         env = {}
         for name in names:
             if name not in self.started:
@@ -298,6 +301,8 @@ class Services:
         if "postgres" in names:
             self.database.drop()
             self.database.init()
+        if "redis" in names:
+            redis.Redis.from_url(env["REDIS_URL"]).flushall()
         return env
 
     @staticmethod
