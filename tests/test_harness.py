@@ -7,7 +7,7 @@ from harness import RECIPES, REPO, Services, front_matter, matches, page_tests, 
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
-FENCE = re.compile(r"^```(console|pycon)\n(.*?)^```", re.MULTILINE | re.DOTALL)
+FENCE = re.compile(r"^[ \t]*```(console|pycon)\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
 
 
 def run_page(path, services):
