@@ -20,7 +20,7 @@ def pytest_terminal_summary(terminalreporter):
     for reports in terminalreporter.stats.values():
         for report in reports:
             path = getattr(report, "location", ("",))[0]
-            if path.endswith(".md"):
+            if path.endswith((".md", ".ipynb")):
                 seconds[path] += getattr(report, "duration", 0.0)
     write = terminalreporter.write_line
     write(f"transcripts run: {transcripts_run['en']} in English, {transcripts_run['fr']} in French")

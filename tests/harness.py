@@ -140,7 +140,6 @@ class Page:
     """What one page's transcripts share: a working directory, a port, a server."""
 
     def __init__(self, path, services):
-        self.path = path
         self.meta = front_matter(Path(path).read_text())
         self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-"))
         # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.

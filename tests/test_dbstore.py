@@ -39,3 +39,13 @@ def test_a_database_that_breaks_later_answers_503(tmp_path):
         server.stop()
     assert error.value.code == 503
     assert body == b"The session store is unavailable, try again later.\n"
+
+
+def test_cleanup_deletes_rows_idle_longer_than_the_timeout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    recipe = import_recipe("dbstore")
+    recipe.app.request("/count")
+    recipe.app.request("/count")
+    recipe.db.query("UPDATE sessions SET atime = '2000-01-01 00:00:00' WHERE rowid = 1")
+    recipe.session.store.cleanup(60)
+    assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == 1

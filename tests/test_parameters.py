@@ -23,3 +23,15 @@ def test_documented_defaults_are_the_installed_ones(page):
     documented = {key: ast.literal_eval(default) for key, default in table}
     assert documented == installed_defaults()
     assert len(table) == len(documented), "a key is documented twice"
+
+
+@pytest.mark.parametrize("samesite, attribute", [("lax", "; SameSite=lax"), ("Strictly", "")])
+def test_web_py_drops_a_samesite_it_does_not_know(samesite, attribute):
+    import web
+
+    class page:
+        def GET(self):
+            web.setcookie("name", "value", samesite=samesite)
+
+    app = web.application(("/", "page"), {"page": page}, autoreload=False)
+    assert dict(app.request("/").header_items)["Set-Cookie"] == f"name=value; Path=/{attribute}"

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from bs4 import BeautifulSoup
 
-REPO = Path(__file__).resolve().parents[1]
+from harness import REPO
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
 
@@ -25,7 +25,7 @@ CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), ConfigLoad
 
 
 def build(project, site_dir):
-    """`mkdocs build --strict` in project (snippets are relative to the cwd): (ok, output)."""
+    """`mkdocs build --strict` of the project in project/: (ok, output)."""
     result = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
         cwd=project, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=300,

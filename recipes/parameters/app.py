@@ -24,7 +24,7 @@ def setting(key, text):
         if not text.isdigit():
             raise ValueError("expected a whole number of seconds")
         return int(text)
-    if key == "samesite" and text not in ("Strict", "Lax", "None"):
+    if key == "samesite" and text.lower() not in ("strict", "lax", "none"):
         # web.py would silently drop any other value from the cookie.
         raise ValueError("expected Strict, Lax or None")
     return text
