@@ -11,6 +11,10 @@ until it answers and compares what it printed on start.
 
 Files (cookie jars, ``sessions/``) live in the working directory until the page
 ends, so a page reads as one continuous session.
+
+A page's front matter names the servers it needs (``services: [postgres]``);
+its transcripts get exactly the variables that ``extra.services`` in mkdocs.yml
+lists for them, which the site shows at the top of the page, and no other.
 """
 
 import doctest
@@ -30,7 +34,9 @@ import sys
 import tempfile
 import termios
 import time
+import urllib.request
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -114,9 +120,26 @@ class Recipe:
                 self.process.wait()
 
 
+class SiteConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml, ignoring MkDocs' own tags (!relative, !!python/name:...)."""
+
+
+SiteConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+SITE_CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), SiteConfigLoader)
+#: Server name -> what the site says of it: {"name": ..., "variables": [...]}.
+SERVICES = SITE_CONFIG["extra"]["services"]
+
+
+def stated_only(environ):
+    """The environment without the server variables a page has not stated (a reader's PGDATABASE...)."""
+    unstated = {variable for service in SERVICES.values() for variable in service["variables"]}
+    return {name: value for name, value in environ.items()
+            if name not in unstated and not name.startswith("PG") and name != "DATABASE_URL"}
+
+
 def python_env(extra=None):
     """The environment recipes and transcripts run in: this interpreter first on PATH."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    env = dict(stated_only(os.environ), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(extra or {})
     return env
@@ -126,6 +149,16 @@ def start_recipe(app, cwd, extra_env=None):
     """Start ``python <app> 127.0.0.1:<free port>`` in cwd, as tests outside pages do."""
     port = free_port()
     return Recipe(f"python {app} 127.0.0.1:{port}", cwd, python_env(extra_env), port)
+
+
+def count_at_once(port, requests=40, workers=10):
+    """Send `requests` overlapping GET /count with one new session's cookie; return the count after."""
+    url = f"http://127.0.0.1:{port}/count"
+    cookie = urllib.request.urlopen(url, timeout=10).headers["Set-Cookie"].split(";")[0]
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(lambda _: urllib.request.urlopen(request, timeout=10).read(), range(requests)))
+    return int(urllib.request.urlopen(request, timeout=10).read()) - 1  # minus the first and last visits
 
 
 def import_recipe(slug):
@@ -229,10 +262,18 @@ def parse_transcript(source):
 
 
 def matches(expected, actual):
-    """Exact match of the trimmed outputs, `...` standing for any non-empty text."""
-    expected, actual = _trim(expected), _trim(actual)
-    pattern = ".+?".join(re.escape(part) for part in expected.split("..."))
-    return re.fullmatch(pattern, actual, re.DOTALL) is not None
+    """Exact match of the trimmed outputs, line by line, with two wildcards.
+
+    ``...`` inside a line stands for some text within that line; a line holding only ``...``
+    stands for any number of whole lines, so a page says where it leaves lines out.
+    """
+    pattern = []
+    for line in _trim(expected).split("\n"):
+        if line.strip() == "...":
+            pattern.append(r"(?:[^\n]*\n)*?")
+        else:
+            pattern.append("[^\n]+?".join(re.escape(part) for part in line.split("...")) + "\n")
+    return re.fullmatch("".join(pattern), _trim(actual) + "\n") is not None
 
 
 def _trim(text):
@@ -291,15 +332,20 @@ class Services:
         self.stoppers = []
 
     def environment(self, names):
-        """Variables that reach the named servers, started if need be, each emptied for the caller."""
+        """The stated variables of the named servers, started if need be and emptied for the caller.
+
+        PostgreSQL is emptied of the `cookbook` database that pages create; Redis of every key.
+        """
         env = {}
         for name in names:
+            if name not in SERVICES:
+                raise ValueError(f"unknown service {name!r}: mkdocs.yml's extra.services has {sorted(SERVICES)}")
             if name not in self.started:
                 self.started[name] = getattr(self, "_start_" + name)()
+            assert sorted(self.started[name]) == sorted(SERVICES[name]["variables"]), name
             env.update(self.started[name])
         if "postgres" in names:
             self.database.drop()
-            self.database.init()
         if "redis" in names:
             redis.Redis.from_url(env["REDIS_URL"]).flushall()
         return env
@@ -334,8 +380,7 @@ class Services:
         server.start()
         self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
         self.database = DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook")
-        return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres",
-                "PGDATABASE": "cookbook"}
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres"}
 
     def _start_redis(self):
         from pytest_redis.executor import RedisExecutor

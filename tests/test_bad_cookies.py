@@ -33,7 +33,9 @@ def server(request, tmp_path_factory, services):
     env = {}
     if database == "postgres":
         env = dict(services.environment(["postgres"]), DATABASE_URL="postgres:///cookbook")
-        subprocess.run(["psql", "-q", "-f", RECIPES / "dbstore" / "schema.sql"], env=python_env(env), check=True)
+        subprocess.run(["createdb", "cookbook"], env=python_env(env), check=True)
+        subprocess.run(["psql", "-d", "cookbook", "-q", "-f", RECIPES / "dbstore" / "schema.sql"],
+                       env=python_env(env), check=True)
     running = start_recipe(RECIPES / slug / "app.py", tmp_path_factory.mktemp(slug), env)
     yield running
     running.stop()

@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from harness import RECIPES, import_recipe, start_recipe
+from harness import RECIPES, count_at_once, import_recipe, start_recipe
 
 
 OLD_GUARD = """
@@ -17,9 +17,16 @@ else:
 """
 
 
+def status_of(url):
+    try:
+        return urllib.request.urlopen(url).status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 @pytest.mark.parametrize("guard", [False, True], ids=["plain", "with the old cookbook's guard"])
 def test_debug_mode_breaks_the_session(tmp_path, guard):
-    """Without `web.config.debug = False` the reloader makes a second Session: 500."""
+    """Without `web.config.debug = False` the reloader makes a second Session: 500s."""
     source = (RECIPES / "count" / "app.py").read_text()
     assert "web.config.debug = False" in source
     source = source.replace("web.config.debug = False", "")
@@ -30,15 +37,22 @@ def test_debug_mode_breaks_the_session(tmp_path, guard):
     app.write_text(source)
     server = start_recipe(app, tmp_path)
     try:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count")
-            status = 200
-        except urllib.error.HTTPError as error:
-            status = error.code
+        statuses = [status_of(f"http://127.0.0.1:{server.port}{path}") for path in ["/count", "/reset"]]
     finally:
         server.stop()
-    assert status == 500
+    assert statuses == [500, 500]
     assert "AttributeError: 'ThreadedDict' object has no attribute 'count'" in server.log()
+    assert "AttributeError: 'ThreadedDict' object has no attribute 'session_id'" in server.log()
+
+
+def test_overlapping_requests_of_one_session_lose_updates(tmp_path):
+    """No locking: 40 requests at once with one cookie count far fewer than 40."""
+    server = start_recipe(RECIPES / "count" / "app.py", tmp_path)
+    try:
+        counted = count_at_once(server.port, requests=40)
+    finally:
+        server.stop()
+    assert counted <= 30, f"{counted} of 40: fewer than 10 updates were lost"
 
 
 def test_count_with_the_test_client(tmp_path, monkeypatch):

@@ -1,23 +1,90 @@
 """What the dbstore page says about DBStore beyond its transcripts."""
+import re
 import urllib.error
 import urllib.request
 
 import pytest
+import web
 
-from harness import RECIPES, RecipeExited, import_recipe, start_recipe
+from harness import REPO, RECIPES, RecipeExited, count_at_once, import_recipe, start_recipe
+
+STATEMENTS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of statements
 
 
-def test_each_request_costs_five_queries(tmp_path, monkeypatch):
+@pytest.fixture
+def recipe(tmp_path, monkeypatch):
+    """The dbstore recipe on a new sessions.db, imported as a new process would."""
     monkeypatch.chdir(tmp_path)  # sessions.db is created in the working directory
+    return import_recipe("dbstore")
+
+
+def cookie_of(response):
+    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
+
+
+def record(recipe, monkeypatch):
+    """Log the first word of every statement and every new connection of the recipe's database."""
+    log = []
+    execute, connect = recipe.db._db_execute, recipe.db._connect
+    monkeypatch.setattr(recipe.db, "_db_execute", lambda cur, query: (log.append(str(query).split()[0]), execute(cur, query))[1])
+    monkeypatch.setattr(recipe.db, "_connect", lambda keywords: (log.append("connect"), connect(keywords))[1])
+    return log
+
+
+@pytest.mark.parametrize("page", ["dbstore.md", "dbstore.fr.md"])
+def test_the_table_of_statements_is_measured(recipe, monkeypatch, page):
+    log = record(recipe, monkeypatch)
+    measured = []
+
+    def statements(path, headers={}):
+        log.clear()
+        response = recipe.app.request(path, headers=headers)
+        assert log.count("connect") == 1, "one new connection per request"
+        measured.append(len(log) - 1)
+        return response
+
+    first = statements("/count")  # the process's first request: cleanup, then a new visitor
+    statements("/count")
+    returning = cookie_of(first)
+    statements("/count", returning)
+    statements("/count", {"Cookie": "webpy_session_id=" + "ab" * 20})
+    statements("/reset", returning)
+    first_request_extra = measured.pop(0) - measured[0]
+
+    documented = [int(n) for n in STATEMENTS.findall((REPO / "docs" / "basics" / page).read_text())]
+    # The page's rows: returning visitor, new visitor, gone session, reset, first request's extra.
+    assert documented == [measured[1], measured[0], measured[2], measured[3], first_request_extra]
+
+
+def test_cleanup_runs_on_a_process_first_request_then_once_per_timeout(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(web.config.session_parameters, "timeout", 60)
     recipe = import_recipe("dbstore")
-    cookie = dict(recipe.app.request("/count").header_items)["Set-Cookie"].split(";")[0]
+    recipe.app.request("/count")  # this process's first request (cleanup, nothing to delete)
+    recipe.db.query("UPDATE sessions SET atime = '2000-01-01 00:00:00'")  # idle for years
 
-    queries = []
-    execute = recipe.db._db_execute
-    monkeypatch.setattr(recipe.db, "_db_execute", lambda cur, query: (queries.append(str(query)), execute(cur, query))[1])
-    assert recipe.app.request("/count", headers={"Cookie": cookie}).data == b"2"
+    def sessions():
+        return recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n
 
-    assert [query.split()[0] for query in queries] == ["SELECT", "SELECT", "UPDATE", "SELECT", "UPDATE"]
+    recipe.app.request("/count")
+    assert sessions() == 2, "no cleanup within `timeout` seconds of the last one"
+    monkeypatch.setattr(recipe.session, "_last_cleanup_time", recipe.session._last_cleanup_time - 61)
+    recipe.app.request("/count")
+    assert sessions() == 2, "the idle row went, a new one came"
+
+    restarted = import_recipe("dbstore")  # a new process: cleanup on its first request
+    recipe.db.query("UPDATE sessions SET atime = '2000-01-01 00:00:00'")
+    restarted.app.request("/count")
+    assert sessions() == 1
+
+
+def test_overlapping_requests_of_one_session_lose_updates(tmp_path):
+    server = start_recipe(RECIPES / "dbstore" / "app.py", tmp_path)
+    try:
+        counted = count_at_once(server.port, requests=40)
+    finally:
+        server.stop()
+    assert counted <= 30, f"{counted} of 40: fewer than 10 updates were lost"
 
 
 def test_an_unreachable_database_stops_the_recipe_with_a_message(tmp_path):
@@ -39,13 +106,3 @@ def test_a_database_that_breaks_later_answers_503(tmp_path):
         server.stop()
     assert error.value.code == 503
     assert body == b"The session store is unavailable, try again later.\n"
-
-
-def test_cleanup_deletes_rows_idle_longer_than_the_timeout(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    recipe = import_recipe("dbstore")
-    recipe.app.request("/count")
-    recipe.app.request("/count")
-    recipe.db.query("UPDATE sessions SET atime = '2000-01-01 00:00:00' WHERE rowid = 1")
-    recipe.session.store.cleanup(60)
-    assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == 1

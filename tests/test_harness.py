@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from harness import RECIPES, REPO, Services, front_matter, matches, page_tests, parse_transcript
+from harness import RECIPES, REPO, SERVICES, Services, front_matter, matches, page_tests, parse_transcript
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
@@ -52,6 +52,47 @@ def test_wildcard_stands_for_some_text_only():
     assert not matches("1", "2")
     assert matches("1\n", "1")  # curl prints no final newline
     assert not matches("1\n2", "1")
+
+
+def test_wildcard_in_a_line_stays_in_that_line():
+    assert not matches("Set-Cookie: ...", "Set-Cookie: id=1\nDate: today")
+    assert not matches("a...b", "a\nb")
+    assert matches("Set-Cookie: ...\n...", "Set-Cookie: id=1\nDate: today\nServer: localhost")
+
+
+def test_a_line_of_wildcard_stands_for_whole_lines():
+    assert matches("first\n...\nlast", "first\nlast")
+    assert matches("first\n...\nlast", "first\n2\n3\nlast")
+    assert not matches("first\n...\nlast", "first\n2\nlast but one")
+    assert matches("...", "")
+
+
+def test_a_wildcard_that_would_hide_lines_fails_a_page(tmp_path, services):
+    page = tmp_path / "hidden.md"
+    page.write_text("```console\n$ printf 'Set-Cookie: id=1\\nDate: today\\n'\nSet-Cookie: ...\n```\n")
+    with pytest.raises(AssertionError, match="--- expected\nSet-Cookie: ...\n--- got\nSet-Cookie: id=1\nDate: today"):
+        run_page(page, services)
+
+
+def test_pages_get_only_the_server_variables_they_state(tmp_path, services, monkeypatch):
+    monkeypatch.setenv("PGDATABASE", "cookbook")  # as on a developer's machine
+    monkeypatch.setenv("DATABASE_URL", "postgres:///cookbook")
+    page = tmp_path / "stated.md"
+    page.write_text("---\nservices: [postgres]\n---\n\n```console\n"
+                    "$ echo ${PGHOST:+PGHOST} ${PGPORT:+PGPORT} ${PGUSER:+PGUSER} ${PGDATABASE:-no PGDATABASE} ${DATABASE_URL:-no DATABASE_URL}\n"
+                    "PGHOST PGPORT PGUSER no PGDATABASE no DATABASE_URL\n```\n")
+    run_page(page, services)
+    assert SERVICES["postgres"]["variables"] == ["PGHOST", "PGPORT", "PGUSER"]
+
+
+def test_a_page_that_relies_on_an_unstated_variable_fails(tmp_path, services):
+    """The old dbstore page: `psql -f` with no database named worked only through PGDATABASE."""
+    page = tmp_path / "unstated.md"
+    page.write_text("---\nservices: [postgres]\n---\n\n```console\n"
+                    "$ createdb cookbook\n$ psql -q -c 'create table t (n int)'\n"
+                    "$ psql -d cookbook -At -c 'select count(*) from t'\n0\n```\n")
+    with pytest.raises(AssertionError, match='relation "t" does not exist'):
+        run_page(page, services)
 
 
 def test_a_transcript_is_commands_and_their_output():

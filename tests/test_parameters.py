@@ -35,3 +35,45 @@ def test_web_py_drops_a_samesite_it_does_not_know(samesite, attribute):
 
     app = web.application(("/", "page"), {"page": page}, autoreload=False)
     assert dict(app.request("/").header_items)["Set-Cookie"] == f"name=value; Path=/{attribute}"
+
+
+def cookie_of(session_parameters, **request):
+    """The Set-Cookie header of a session made with these parameters."""
+    import web
+
+    class page:
+        def GET(self):
+            return "ok"
+
+    app = web.application(("/", "page"), {"page": page}, autoreload=False)
+    saved = dict(web.config.session_parameters)
+    web.config.session_parameters.update(session_parameters)
+    try:
+        web.session.Session(app, web.session.MemoryStore())
+    finally:
+        web.config.session_parameters.update(saved)
+    return dict(app.request("/", **request).header_items)["Set-Cookie"]
+
+
+@pytest.mark.parametrize("script_name, path", [("", "/"), ("/shop", "/shop/")])
+def test_the_default_cookie_path_is_the_home_path_and_a_slash(script_name, path):
+    cookie = cookie_of({}, env={"SCRIPT_NAME": script_name})
+    assert cookie.endswith(f"; HttpOnly; Path={path}")
+
+
+def test_web_py_sends_samesite_none_without_secure():
+    cookie = cookie_of({"samesite": "None"})
+    assert cookie.endswith("; HttpOnly; Path=/; SameSite=None")
+    assert "Secure" not in cookie
+
+
+def test_an_address_in_x_forwarded_for_is_not_the_client_address():
+    import web
+
+    class page:
+        def GET(self):
+            return web.ctx.ip
+
+    app = web.application(("/", "page"), {"page": page}, autoreload=False)
+    response = app.request("/", env={"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"})
+    assert response.data == b"10.0.0.1"

@@ -1,4 +1,4 @@
-"""Try web.config.session_parameters from the environment: SESSION_<KEY>=value."""
+"""Try web.config.session_parameters from the environment: WEBPY_SESSION_<KEY>=value."""
 import os
 import sys
 
@@ -30,17 +30,24 @@ def setting(key, text):
     return text
 
 
-# Parameters are copied when Session() is created: set them first.
+# Parameters are copied when Session() is created: set them first. The prefix keeps
+# other programs' variables (SESSION_MANAGER on a Linux desktop) out.
+PREFIX = "WEBPY_SESSION_"
 for name, text in os.environ.items():
-    key = name.removeprefix("SESSION_").lower()
-    if not name.startswith("SESSION_"):
+    if not name.startswith(PREFIX):
         continue
+    key = name.removeprefix(PREFIX).lower()
     if key not in web.config.session_parameters:
         sys.exit(f"{name}: not a session parameter (known: {', '.join(web.config.session_parameters)})")
     try:
         web.config.session_parameters[key] = setting(key, text)
     except ValueError as error:
         sys.exit(f"{name}={text!r}: {error}")
+
+samesite = web.config.session_parameters.samesite
+if isinstance(samesite, str) and samesite.lower() == "none" and not web.config.session_parameters.secure:
+    # web.py would send it; browsers would drop the cookie.
+    sys.exit(f"{PREFIX}SAMESITE={samesite} needs {PREFIX}SECURE=True: browsers reject it otherwise")
 
 app = web.application(urls, locals())
 session = web.session.Session(
