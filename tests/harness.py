@@ -7,7 +7,9 @@ stands for some text (ids, dates). The documented port 8080 is rewritten to a fr
 
 A line ``$ [NAME=value ...] python recipes/<slug>/app.py 8080`` starts the
 recipe as a real server in the background (stopping the one before), waits
-until it answers and compares what it printed on start.
+until it answers and compares what it printed on start. So does
+``python <folder>/app.py 8080`` for a copy a page made (``cp -r recipes/<slug> myapp``):
+transcripts never change the repository's recipes.
 
 Files (cookie jars, ``sessions/``) live in the working directory until the page
 ends, so a page reads as one continuous session.
@@ -50,7 +52,7 @@ from sybil.parsers.markdown import CodeBlockParser
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
 DOC_PORT = "8080"
-START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? recipes/[\w-]+/app\.py 8080""")
+START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py 8080""")
 COMMAND_TIMEOUT = 30
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # bold and colours: not part of the text
 
@@ -149,6 +151,14 @@ def start_recipe(app, cwd, extra_env=None):
     """Start ``python <app> 127.0.0.1:<free port>`` in cwd, as tests outside pages do."""
     port = free_port()
     return Recipe(f"python {app} 127.0.0.1:{port}", cwd, python_env(extra_env), port)
+
+
+#: What a first visit asks of a recipe that has no ``GET /count`` (tests of every recipe use it).
+ENTRY_PAGES = {}
+
+
+def entry_page(slug):
+    return ENTRY_PAGES.get(slug, "/count")
 
 
 def count_at_once(port, requests=40, workers=10):

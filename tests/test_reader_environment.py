@@ -3,7 +3,7 @@ import urllib.request
 
 import pytest
 
-from harness import RECIPES, REPO, front_matter, start_recipe
+from harness import RECIPES, REPO, entry_page, front_matter, start_recipe
 
 DESKTOP = {
     "SESSION_MANAGER": "local/desktop:@/tmp/.ICE-unix/1234,unix/desktop:/tmp/.ICE-unix/1234",
@@ -22,11 +22,12 @@ def pages_by_recipe():
 
 
 @pytest.mark.parametrize("slug", sorted(path.name for path in RECIPES.iterdir()))
-def test_recipe_starts_and_counts_in_a_desktop_session(slug, tmp_path, services):
+def test_recipe_starts_and_answers_in_a_desktop_session(slug, tmp_path, services):
     servers = services.environment(pages_by_recipe()[slug].get("services", []))
     server = start_recipe(RECIPES / slug / "app.py", tmp_path, {**DESKTOP, **servers})
     try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count", timeout=10).read()
+        response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}{entry_page(slug)}", timeout=10)
     finally:
         server.stop()
-    assert body == b"1"
+    assert response.status == 200
+    assert "webpy_session_id=" in response.headers["Set-Cookie"]
