@@ -15,6 +15,17 @@ def services():
     running.stop()
 
 
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, a worker hands its transcript counts to the controller."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["transcripts_run"] = dict(transcripts_run)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    transcripts_run.update(getattr(node, "workeroutput", {}).get("transcripts_run", {}))
+
+
 def pytest_terminal_summary(terminalreporter):
     seconds = defaultdict(float)
     for reports in terminalreporter.stats.values():
