@@ -360,6 +360,12 @@ class Services:
             redis.Redis.from_url(env["REDIS_URL"]).flushall()
         return env
 
+    def cookbook_database(self):
+        """An empty `cookbook` database, as a page makes it, and a DATABASE_URL naming it."""
+        env = self.environment(["postgres"])
+        subprocess.run(["createdb", "cookbook"], env=python_env(env), check=True)
+        return dict(env, DATABASE_URL="postgres:///cookbook")
+
     @staticmethod
     def missing(what, install):
         message = f"{what} is not installed: {install}"

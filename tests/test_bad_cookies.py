@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import RECIPES, entry_page, python_env, start_recipe
+from harness import RECIPES, Services, entry_page, python_env, start_recipe
 
 PICKLED = "gASVEAAAAAAAAAB9lIwFY291bnSUS2NzLg=="  # base64 of pickle.dumps({"count": 99})
 BAD_VALUES = {
@@ -25,8 +25,7 @@ SESSION_ID = re.compile(rb"webpy_session_id=([0-9a-f]{40});")
 
 
 def dbstore_on_postgres(services):
-    env = dict(services.environment(["postgres"]), DATABASE_URL="postgres:///cookbook")
-    subprocess.run(["createdb", "cookbook"], env=python_env(env), check=True)
+    env = services.cookbook_database()
     subprocess.run(["psql", "-d", "cookbook", "-q", "-f", RECIPES / "dbstore" / "schema.sql"],
                    env=python_env(env), check=True)
     return env
@@ -40,6 +39,7 @@ def embedded_default(services):
 #: name -> (recipe, function of the `services` fixture returning the recipe's extra environment).
 VARIANTS = {path.name: (path.name, embedded_default) for path in sorted(RECIPES.iterdir())}
 VARIANTS["dbstore on postgres"] = ("dbstore", dbstore_on_postgres)
+VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
 
 
 @pytest.fixture(scope="module", params=VARIANTS)

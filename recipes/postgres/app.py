@@ -1,0 +1,105 @@
+"""Sessions in PostgreSQL: pooled connections, one SELECT to load, one upsert to save, jsonb data."""
+import os
+import sys
+import threading
+from pathlib import Path
+
+import psycopg
+import web
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+
+class PostgresStore(web.session.Store):
+    """One row per session. Unchanged sessions cost one SELECT; changed ones a SELECT and an upsert."""
+
+    def __init__(self, pool, touch_every=60):
+        self.pool = pool
+        self.touch_every = touch_every  # seconds: how stale atime may get before an unchanged session is written
+        self.loaded = threading.local()  # (id, row) of this thread's last SELECT, reused within the request
+
+    def _select(self, key):
+        with self.pool.connection() as connection:
+            row = connection.execute(
+                "SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s", (key,)
+            ).fetchone()
+        self.loaded.row = key, row
+        return row
+
+    def _row(self, key):
+        loaded_key, row = getattr(self.loaded, "row", (None, None))
+        return row if loaded_key == key else self._select(key)
+
+    def __contains__(self, key):  # web.py asks this first on every request: the one SELECT
+        return self._select(key) is not None
+
+    def __getitem__(self, key):
+        row = self._row(key)
+        if row is None:
+            raise KeyError(key)
+        return row[0]
+
+    def __setitem__(self, key, value):
+        row = self._row(key)
+        if row and row[0] == value and row[1] < self.touch_every:
+            return  # nothing changed and atime is fresh enough: no write
+        with self.pool.connection() as connection:
+            connection.execute(
+                "INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
+                " DO UPDATE SET data = excluded.data, atime = now()", (key, Jsonb(value)))
+        self.loaded.row = key, (value, 0)
+
+    def __delitem__(self, key):
+        with self.pool.connection() as connection:
+            connection.execute("DELETE FROM sessions WHERE session_id = %s", (key,))
+        self.loaded.row = key, None
+
+    def cleanup(self, timeout):
+        with self.pool.connection() as connection:
+            connection.execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s)", (timeout,))
+
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+
+# e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: libpq's PG* variables.
+database_url = os.environ.get("DATABASE_URL", "")
+try:
+    with psycopg.connect(database_url, autocommit=True) as connection:
+        connection.execute((Path(__file__).parent / "schema.sql").read_text())
+except psycopg.Error as error:
+    sys.exit(f"Cannot use the sessions table: {error}")
+pool = ConnectionPool(database_url, kwargs={"autocommit": True, "options": "-c synchronous_commit=off"}, min_size=2, max_size=10, timeout=5, open=True)
+
+
+def internal_error():
+    """A database that fails during a request gets a clear 503 instead of a bare 500."""
+    if isinstance(sys.exc_info()[1], (psycopg.Error, PoolTimeout)):
+        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
+    return web.internalerror()
+
+
+app.internalerror = internal_error
+session = web.session.Session(app, PostgresStore(pool), initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()
