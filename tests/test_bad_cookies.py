@@ -40,6 +40,7 @@ def embedded_default(services):
 VARIANTS = {path.name: (path.name, embedded_default) for path in sorted(RECIPES.iterdir())}
 VARIANTS["dbstore on postgres"] = ("dbstore", dbstore_on_postgres)
 VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
+VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
 
 
 @pytest.fixture(scope="module", params=VARIANTS)

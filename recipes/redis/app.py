@@ -1,0 +1,95 @@
+"""Sessions in Redis: one key per session, expired by Redis itself, one GETEX to load, one SET to save."""
+import json
+import os
+import sys
+import threading
+
+import redis
+import web
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+
+class RedisStore(web.session.Store):
+    """Each session is the key `session:<id>` holding JSON, with the session timeout as its TTL."""
+
+    def __init__(self, client, timeout):
+        self.client = client
+        self.timeout = timeout
+        self.loaded = threading.local()  # (id, data) of this thread's last read, reused within the request
+
+    def _read(self, key):
+        # GETEX reads the session and pushes its expiry back: one round trip.
+        value = self.client.getex(f"session:{key}", ex=self.timeout)
+        self.loaded.data = key, None if value is None else json.loads(value)
+        return self.loaded.data[1]
+
+    def __contains__(self, key):  # web.py asks this first on every request
+        return self._read(key) is not None
+
+    def __getitem__(self, key):
+        loaded_key, data = getattr(self.loaded, "data", (None, None))
+        data = data if loaded_key == key else self._read(key)
+        if data is None:
+            raise KeyError(key)
+        return data
+
+    def __setitem__(self, key, value):
+        loaded_key, data = getattr(self.loaded, "data", (None, None))
+        if loaded_key == key and data == value:
+            return  # unchanged, and GETEX already pushed the expiry back
+        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
+        self.loaded.data = key, value
+
+    def __delitem__(self, key):
+        self.client.delete(f"session:{key}")
+        self.loaded.data = key, None
+
+    def cleanup(self, timeout):
+        pass  # Redis deletes expired keys by itself
+
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+
+redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
+if not timeout_text.isdigit() or int(timeout_text) == 0:
+    sys.exit(f"SESSION_TIMEOUT={timeout_text!r}: expected a whole number of seconds, at least 1")
+client = redis.Redis.from_url(redis_url, socket_timeout=5)
+try:
+    client.ping()
+except redis.RedisError as error:
+    sys.exit(f"Cannot reach Redis at {redis_url}: {error}")
+
+
+def internal_error():
+    """Redis failing during a request gets a clear 503 instead of a bare 500."""
+    if isinstance(sys.exc_info()[1], redis.RedisError):
+        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
+    return web.internalerror()
+
+
+app.internalerror = internal_error
+web.config.session_parameters.timeout = int(timeout_text)
+session = web.session.Session(app, RedisStore(client, int(timeout_text)), initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()
