@@ -154,7 +154,10 @@ def start_recipe(app, cwd, extra_env=None):
 
 
 #: What a first visit asks of a recipe that has no ``GET /count`` (tests of every recipe use it).
-ENTRY_PAGES = {}
+ENTRY_PAGES = {
+    "template": "/",
+    "flash": "/",
+}
 
 
 def entry_page(slug):

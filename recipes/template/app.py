@@ -1,0 +1,39 @@
+"""Greet the visitor by the name kept in their session, through an HTML template."""
+import os
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+urls = (
+    "/", "index",
+    "/name", "name",
+)
+
+app = web.application(urls, locals())
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"name": "", "count": 0}
+)
+
+# Next to this file, not the working directory. The .html extension makes
+# web.py escape every $value; `globals` lets every template read the session.
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+render = web.template.render(TEMPLATES, globals={"session": session})
+
+
+class index:
+    def GET(self):
+        session.count += 1
+        return render.index()
+
+
+class name:
+    def POST(self):
+        session.name = web.input(name="").name.strip()
+        raise web.seeother("/")
+
+
+if __name__ == "__main__":
+    app.run()
