@@ -1,0 +1,71 @@
+"""A shopping cart in the session: a dict of item -> quantity."""
+import web
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+urls = (
+    "/cart", "cart",
+    "/cart/add", "add",
+    "/cart/remove", "remove",
+    "/cart/empty", "empty",
+)
+
+app = web.application(urls, locals())
+session = web.session.Session(app, web.session.DiskStore("sessions"))
+PLAIN_TEXT = "text/plain; charset=utf-8"
+
+
+def the_cart():
+    # setdefault, not get: changes made in place are saved only if the dict is
+    # *in* the session. Unlike an initializer, it also serves older sessions.
+    return session.setdefault("cart", {})
+
+
+def refuse(status, message):
+    """A plain-text error: web.py's own are HTML, and this message may hold the item."""
+    return web.HTTPError(status, {"Content-Type": PLAIN_TEXT}, message + "\n")
+
+
+def posted_item():
+    """The form's `item` field, or a 400 (web.py 0.76 fails on a form not in UTF-8)."""
+    try:
+        item = web.input(item="").item
+    except UnicodeDecodeError:
+        item = ""
+    if not item:
+        raise refuse("400 Bad Request", "The form needs an item, in UTF-8.")
+    return item
+
+
+class cart:
+    def GET(self):
+        web.header("Content-Type", PLAIN_TEXT)
+        return "".join(f"{quantity} {item}\n" for item, quantity in the_cart().items())
+
+
+class add:
+    def POST(self):
+        item, cart = posted_item(), the_cart()
+        cart[item] = cart.get(item, 0) + 1
+        raise web.seeother("/cart")
+
+
+class remove:
+    def POST(self):
+        item, cart = posted_item(), the_cart()
+        if item not in cart:
+            raise refuse("409 Conflict", f"Not in the cart: {item}")
+        cart[item] -= 1
+        if cart[item] == 0:
+            del cart[item]
+        raise web.seeother("/cart")
+
+
+class empty:
+    def POST(self):
+        session.cart = {}  # assigned rather than changed in place: saved all the same
+        raise web.seeother("/cart")
+
+
+if __name__ == "__main__":
+    app.run()

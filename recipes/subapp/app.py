@@ -1,0 +1,36 @@
+"""One session shared by the main application and the blog mounted at /blog."""
+import web
+
+# Debug mode's reloader breaks sessions (see the count recipe), and each
+# application decides on it when it is made: turn it off before the blog's.
+web.config.debug = False
+
+import blog  # a module of this folder: python puts the script's folder on sys.path
+
+urls = (
+    "/count", "count",
+    "/blog", blog.app,
+)
+
+app = web.application(urls, locals())
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
+
+
+def share_session():
+    """Hand the loaded session to sub-applications, which do not import this module."""
+    web.ctx.session = session
+
+
+app.add_processor(web.loadhook(share_session))
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+if __name__ == "__main__":
+    app.run()
