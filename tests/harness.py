@@ -155,6 +155,7 @@ def start_recipe(app, cwd, extra_env=None):
 
 #: What a first visit asks of a recipe that has no ``GET /count`` (tests of every recipe use it).
 ENTRY_PAGES = {
+    "cart": "/cart",
     "template": "/",
     "flash": "/",
 }
