@@ -3,13 +3,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test
+.PHONY: serve test bench
 
 serve: $(VENV)/installed
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 test: $(VENV)/installed
 	$(BIN)/python -m pytest
+
+# What a session costs on each store, on this machine (about 5 minutes; needs wrk, PostgreSQL, Redis).
+bench: $(VENV)/installed
+	$(BIN)/python bench/run.py
 
 $(VENV)/installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
