@@ -54,7 +54,8 @@ RECIPES = REPO / "recipes"
 DOC_PORT = "8080"
 START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py 8080""")
 COMMAND_TIMEOUT = 30
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # bold and colours: not part of the text
+# Bold, colours and curl's hyperlinks (OSC 8) on a terminal: not part of the text.
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
 
 #: Transcript blocks of docs/ that ran and matched, by language ("en" or "fr").
 transcripts_run = Counter()
@@ -155,6 +156,8 @@ def start_recipe(app, cwd, extra_env=None):
 
 #: What a first visit asks of a recipe that has no ``GET /count`` (tests of every recipe use it).
 ENTRY_PAGES = {
+    "expiry": "/whoami",
+    "login": "/whoami",
     "cart": "/cart",
     "template": "/",
     "flash": "/",
@@ -257,7 +260,8 @@ def run_in_terminal(command, cwd, env):
         process.kill()
         process.wait()
         output += f"\n[harness: still running after {COMMAND_TIMEOUT}s, killed]".encode()
-    return ANSI_ESCAPE.sub("", output.decode(errors="replace").replace("\r\n", "\n"))
+    # The terminal ends lines with \r\n, and HTTP headers bring a \r of their own.
+    return ANSI_ESCAPE.sub("", re.sub(r"\r+\n", "\n", output.decode(errors="replace")))
 
 
 def parse_transcript(source):

@@ -3,7 +3,8 @@ import re
 
 import pytest
 
-from harness import RECIPES, REPO, SERVICES, Services, front_matter, matches, page_tests, parse_transcript
+from harness import (RECIPES, REPO, SERVICES, Services, front_matter, matches, page_tests, parse_transcript,
+                     python_env, run_in_terminal)
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
@@ -116,3 +117,9 @@ def test_redis_and_postgres_are_real_servers(tmp_path, services):
                     "```console\n$ redis-cli -u \"$REDIS_URL\" ping\nPONG\n"
                     "$ psql -At -c 'select 6 * 7'\n42\n```\n")
     run_page(page, services)
+
+
+def test_terminal_output_is_the_text_a_reader_sees(tmp_path):
+    """curl on a terminal wraps Location in a hyperlink (OSC 8), and headers end with \\r\\n."""
+    headers = r"printf 'HTTP/1.1 303 See Other\r\nLocation: \033]8;;http://x/\033\\http://x/\033]8;;\033\\\r\n\r\n'"
+    assert run_in_terminal(headers, tmp_path, python_env()) == "HTTP/1.1 303 See Other\nLocation: http://x/\n\n"
