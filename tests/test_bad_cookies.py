@@ -39,6 +39,9 @@ def embedded_default(services):
 #: name -> (recipe, function of the `services` fixture returning the recipe's extra environment).
 VARIANTS = {path.name: (path.name, embedded_default) for path in sorted(RECIPES.iterdir())}
 VARIANTS["dbstore on postgres"] = ("dbstore", dbstore_on_postgres)
+VARIANTS["stores with shelf"] = ("stores", lambda services: {"SESSION_STORE": "shelf"})
+VARIANTS["stores with sqlite"] = ("stores", lambda services: {"SESSION_STORE": "sqlite"})
+VARIANTS["stores with memory"] = ("stores", lambda services: {"SESSION_STORE": "memory"})
 VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
 VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
 

@@ -1,0 +1,86 @@
+"""Count visits in the session store SESSION_STORE names: disk (default), shelf, sqlite or memory."""
+import os
+import shelve
+import sys
+import threading
+
+import web
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+
+
+class ShelfStore(web.session.ShelfStore):
+    """web.py's ShelfStore, one thread at a time: on dbm.dumb, threads swap visitors' sessions."""
+
+    def __init__(self, shelf):
+        super().__init__(shelf)
+        self.lock = threading.RLock()  # re-entrant: reading a session writes it back
+
+    def __getitem__(self, key):
+        with self.lock:
+            return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        with self.lock:
+            super().__setitem__(key, value)
+
+    def __delitem__(self, key):
+        with self.lock:
+            super().__delitem__(key)
+
+    def cleanup(self, timeout):
+        with self.lock:
+            super().cleanup(timeout)
+
+
+class MemoryStore(web.session.MemoryStore):
+    """web.py's MemoryStore, without 0.76's KeyError (a 500) on kill() of a session never saved."""
+
+    def __delitem__(self, key):
+        self.d_store.pop(key, None)
+
+
+def sqlite_store():
+    db = web.database("sqlite:///sessions.db")
+    db.query("""CREATE TABLE IF NOT EXISTS sessions (
+        session_id char(128) UNIQUE NOT NULL,
+        atime timestamp NOT NULL default current_timestamp,
+        data text
+    )""")
+    return web.session.DBStore(db, "sessions")
+
+
+# Only the chosen store is made, so only its files appear.
+STORES = {
+    "disk": lambda: web.session.DiskStore("sessions"),
+    "shelf": lambda: ShelfStore(shelve.open("sessions.shelf")),  # an open shelf, not a file name
+    "sqlite": sqlite_store,
+    "memory": MemoryStore,
+}
+store_name = os.environ.get("SESSION_STORE", "disk")
+if store_name not in STORES:
+    sys.exit(f"SESSION_STORE={store_name!r}: expected one of {', '.join(STORES)}")
+session = web.session.Session(app, STORES[store_name](), initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()
