@@ -1,0 +1,29 @@
+"""The application, in a module that web.py's reloader runs again when it changes."""
+import web
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, globals())
+
+# A reload runs this file again. Keep the first Session: it is the one attached
+# to the application that is serving, and the one that loads each request's data.
+if web.config.get("_session") is None:
+    web.config._session = web.session.Session(
+        app, web.session.DiskStore("sessions"), initializer={"count": 0}
+    )
+session = web.config._session
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"

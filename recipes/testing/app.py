@@ -1,0 +1,33 @@
+"""Count visits with a web.py session: the application that test_app.py tests."""
+import web
+
+# Debug mode's reloader would import this module a second time and break the session.
+web.config.debug = False
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+
+# One file per session in ./sessions, next to wherever the app is started.
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()
