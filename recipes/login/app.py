@@ -1,0 +1,118 @@
+"""Log in and out with a web.py session, giving the session a new id at login."""
+import hashlib
+import hmac
+import os
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+urls = (
+    "/login", "login",
+    "/whoami", "whoami",
+    "/logout", "logout",
+)
+
+app = web.application(urls, locals())
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"username": None}
+)
+
+
+def password_hash(password, salt):
+    # scrypt is slow and memory-hungry on purpose: a stolen hash is costly to guess.
+    return hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=5)
+
+
+# The demo account (alice / wonderland, as the login page says): a salt and a hash only.
+USERS = {
+    "alice": (
+        bytes.fromhex("25ea556f8fcff6f8d9e73e54e1837dfb"),
+        bytes.fromhex(
+            "99fe297d304a28488f8de81bcad21789a0818cd13117528fd974ec15d17cb928"
+            "7abf2c109cc732a9ffdeda742088cb13c0e36c8b819141650036a03489c4fa8a"
+        ),
+    ),
+}
+# Hashed against for unknown names, so that they take as long as a wrong password.
+NOBODY = (os.urandom(16), os.urandom(64))
+
+
+def credentials_match(username, password):
+    """True for a known name and its password; an unknown name costs the same hashing."""
+    salt, expected = USERS.get(username, NOBODY)
+    # compare_digest takes as long wherever the two hashes differ.
+    return hmac.compare_digest(password_hash(password, salt), expected) and username in USERS
+
+
+def rotate_session_id():
+    """Move the session to a new id: an id planted or read before login is now worthless."""
+    old_id = session.session_id
+    # web.py 0.76 has no API for this; it saves the session under the new id after the handler.
+    session.session_id = session._generate_session_id()
+    del session.store[old_id]
+
+
+LOGIN_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<title>Log in</title>
+<h1>Log in</h1>
+<p>{message}</p>
+<form method="post" action="/login">
+  <label>User name <input name="username" autocomplete="username"></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password"></label>
+  <button>Log in</button>
+</form>
+<p>Demo account: alice, password wonderland.</p>
+</html>
+"""
+
+
+def login_page(message=""):
+    web.header("Content-Type", "text/html; charset=utf-8")
+    return LOGIN_PAGE.format(message=message)
+
+
+def form_fields(*names):
+    """The named fields of the posted form as text ("" if missing); 400 for anything else."""
+    try:
+        form = web.input(**dict.fromkeys(names, ""))
+    except UnicodeDecodeError:  # web.py 0.76 fails on a body that is not UTF-8
+        raise web.badrequest()
+    values = [form[name] for name in names]
+    if not all(isinstance(value, str) for value in values):  # an uploaded file
+        raise web.badrequest()
+    return values
+
+
+class login:
+    def GET(self):
+        return login_page()
+
+    def POST(self):
+        username, password = form_fields("username", "password")
+        if not credentials_match(username, password):
+            # One answer for an unknown name and a wrong password; the session is untouched.
+            web.ctx.status = "401 Unauthorized"
+            return login_page("Wrong user name or password.")
+        rotate_session_id()
+        session.username = username
+        raise web.seeother("/whoami")
+
+
+class whoami:
+    def GET(self):
+        web.header("Content-Type", "text/plain; charset=utf-8")
+        return session.username or "anonymous"
+
+
+class logout:
+    def POST(self):
+        session.kill()  # deleted from the store: a copy of the cookie opens nothing
+        raise web.seeother("/login")
+
+
+if __name__ == "__main__":
+    app.run()
