@@ -1,0 +1,83 @@
+"""Count visits with a session store other local users cannot read."""
+import ipaddress
+import os
+import sys
+import tempfile
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+
+class PrivateDiskStore(web.session.DiskStore):
+    """DiskStore whose directory is 0700 and files 0600, written through unique temporary files."""
+
+    def __init__(self, root):
+        os.makedirs(root, exist_ok=True)
+        os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755
+        self.root = root
+
+    def __setitem__(self, key, value):
+        # mkstemp: a new file, mode 0600, with a name no other thread or process uses.
+        descriptor, temporary = tempfile.mkstemp(dir=self.root)
+        try:
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(self.encode(value))
+            os.replace(temporary, self._get_path(key))
+        except BaseException:
+            os.remove(temporary)
+            raise
+
+
+def development():
+    """Only web.py's own server on a loopback address, `python app.py 127.0.0.1:8080`."""
+    if __name__ != "__main__" or "PORT" in os.environ:  # web.py listens on 0.0.0.0:$PORT
+        return False
+    try:
+        host = web.net.validip(sys.argv[1] if len(sys.argv) > 1 else "")[0]
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # not an address web.py's server would listen on
+        return False
+
+
+secret = os.environ.get("SESSION_SECRET")
+if secret:
+    web.config.session_parameters.secret_key = secret
+elif not development():
+    sys.exit("SESSION_SECRET is not set; only a server on a loopback address "
+             "(python app.py 127.0.0.1:8080) may start without it")
+
+secure = os.environ.get("SESSION_COOKIE_SECURE", "True")
+if secure not in ("True", "False"):
+    sys.exit(f"SESSION_COOKIE_SECURE={secure!r}: expected True or False")
+web.config.session_parameters.secure = secure == "True"
+
+app = web.application(urls, locals())
+try:
+    store = PrivateDiskStore("sessions")
+except OSError as error:
+    sys.exit(f"sessions: {error}")
+session = web.session.Session(app, store, initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,84 @@
+"""Bind each session to its client's address, also behind a reverse proxy."""
+import ipaddress
+import os
+import sys
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+
+def networks(text):
+    """TRUSTED_PROXIES: comma-separated addresses or networks, such as 10.0.0.0/8."""
+    try:
+        return [ipaddress.ip_network(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError as error:
+        sys.exit(f"TRUSTED_PROXIES={text!r}: {error}")
+
+
+TRUSTED_PROXIES = networks(os.environ.get("TRUSTED_PROXIES", ""))
+
+
+def is_trusted_proxy(address):
+    try:
+        return any(ipaddress.ip_address(address) in network for network in TRUSTED_PROXIES)
+    except ValueError:  # not an address at all
+        return False
+
+
+def client_address(environ):
+    """The peer, unless it is a trusted proxy: then the address that proxy saw.
+
+    Each proxy appends the address it saw to X-Forwarded-For, so read it from
+    the right; entries left of the first untrusted one come from the client
+    and prove nothing.
+    """
+    forwarded = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    hops = [environ["REMOTE_ADDR"], *(hop.strip() for hop in reversed(forwarded) if hop.strip())]
+    for address in hops:
+        if not is_trusted_proxy(address):
+            return address
+    return hops[-1]  # proxies all the way: the farthest one
+
+
+def bind_session_to_client(handler):
+    # Before the session's own processor, which compares web.ctx.ip with the
+    # address that created the session (ignore_change_ip=False below).
+    web.ctx.ip = client_address(web.ctx.env)
+    try:
+        return handler()
+    except web.session.SessionExpired:
+        # web.py answers 200 "Session expired"; with ignore_expiry left True,
+        # only the address check gets here.
+        raise web.forbidden("This session belongs to another address.\n")
+
+
+app = web.application(urls, locals())
+app.add_processor(bind_session_to_client)  # before Session() adds its own
+web.config.session_parameters.ignore_change_ip = False
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,231 @@
+"""What the hardening page says beyond its transcripts: each defence, with and without it."""
+import inspect
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from harness import RECIPES, Recipe, RecipeExited, free_port, import_recipe, python_env, start_recipe
+
+RECIPE = RECIPES / "hardening" / "app.py"
+SOURCE = RECIPE.read_text()
+SECRET = {"SESSION_SECRET": "test-secret"}
+CHMOD = "        os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755\n"
+SAVE = re.search(r"    def __setitem__.*?raise\n", SOURCE, re.DOTALL).group()  # back to DiskStore's
+
+
+def variant(tmp_path, old, new=""):
+    """tmp_path/app.py: the recipe with `old` replaced, a defence taken out."""
+    assert old in SOURCE
+    app = tmp_path / "app.py"
+    app.write_text(SOURCE.replace(old, new))
+    return app
+
+
+def first_visit(app, cwd, env=SECRET):
+    """Start `app` on 127.0.0.1 in cwd, GET /count once; return the response and the server log."""
+    server = start_recipe(app, cwd, env)
+    try:
+        response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count", timeout=10)
+    finally:
+        server.stop()
+    return response, server.log()
+
+
+def session_id(response):
+    return response.headers["Set-Cookie"].split(";")[0].split("=")[1]
+
+
+def as_nobody(*command):
+    if os.geteuid() != 0:
+        pytest.skip("acting as another local user needs root (runuser)")
+    return subprocess.run(["runuser", "-u", "nobody", "--", *command], capture_output=True, text=True)
+
+
+@pytest.fixture
+def workdir():
+    """A working directory other local users may enter, as /srv/app would be (tmp_path is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="cookbook-hardening-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new directory", "directory DiskStore made"])
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without chmod"])
+def test_other_users_cannot_list_or_read_the_store(workdir, existing, defended):
+    """Without `os.chmod(root, 0o700)` another local user lists sessions/ (the names are ids) and reads it."""
+    app = RECIPE if defended else variant(workdir, CHMOD)
+    if existing:  # 0755, with a 0644 file in it
+        subprocess.run([sys.executable, "-c", 'import web; web.session.DiskStore("sessions")["0123abcd"] = {}'],
+                       cwd=workdir, env=python_env(), check=True)
+    response, _ = first_visit(app, workdir)
+    listing = as_nobody("ls", workdir / "sessions")
+    reading = as_nobody("cat", workdir / "sessions" / ("0123abcd" if existing else session_id(response)))
+    if defended:
+        assert (workdir / "sessions").stat().st_mode & 0o777 == 0o700
+        assert "Permission denied" in listing.stderr and "Permission denied" in reading.stderr
+    else:
+        assert session_id(response) in listing.stdout.split()
+        assert reading.returncode == (0 if existing else 1)  # the recipe's own files are 0600
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "DiskStore's own save"])
+def test_session_files_are_0600(tmp_path, defended):
+    app = RECIPE if defended else variant(tmp_path, SAVE)
+    response, _ = first_visit(app, tmp_path)
+    mode = (tmp_path / "sessions" / session_id(response)).stat().st_mode & 0o777
+    assert mode == (0o600 if defended else 0o644)  # with the usual umask, 022
+
+
+LOAD_RECIPE = """
+import importlib.util, os, shutil, subprocess, sys
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+app = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(app)
+"""
+SECOND = LOAD_RECIPE + """
+app.store["0123abcd"] = {"saved by": "second"}
+"""
+FIRST = LOAD_RECIPE + """
+def once_the_second_process_has_saved(move):
+    def wrapper(*args):
+        subprocess.run([sys.executable, "-c", sys.argv[2], sys.argv[1]], check=True)
+        return move(*args)
+    return wrapper
+
+shutil.move = once_the_second_process_has_saved(shutil.move)  # DiskStore's
+os.replace = once_the_second_process_has_saved(os.replace)  # the recipe's
+app.store["0123abcd"] = {"saved by": "first"}
+print(app.store["0123abcd"]["saved by"], *sorted(os.listdir("sessions")))
+"""
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "DiskStore's own save"])
+def test_a_save_from_another_process_does_not_take_its_temporary_file(tmp_path, defended):
+    """DiskStore's temporary file is `<id>.MainThread` in both processes: the same file.
+
+    The second process saves while the first has written its temporary file and not yet moved it.
+    """
+    app = RECIPE if defended else variant(tmp_path, SAVE)
+    first = subprocess.run([sys.executable, "-c", FIRST, app, SECOND], cwd=tmp_path,
+                           env=python_env(SECRET), capture_output=True, text=True, check=True)
+    # The last save to finish should win; with DiskStore, the first process's is lost without an error.
+    assert first.stdout == ("first 0123abcd\n" if defended else "second 0123abcd\n")
+    assert first.stderr == ""
+
+
+def start_on(app, cwd, address, env=None):
+    """Start `python app <address>` ({port} in address is a free port); stop it if it starts."""
+    port = free_port()
+    Recipe(f"python {app} {address.format(port=port)}", cwd, python_env(env), port).stop()
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the check"])
+def test_a_server_on_every_address_needs_a_secret(tmp_path, defended):
+    app = RECIPE if defended else variant(tmp_path, "elif not development():", "elif False:")
+    if defended:
+        with pytest.raises(RecipeExited, match="SESSION_SECRET is not set"):
+            start_on(app, tmp_path, "{port}")
+    else:
+        start_on(app, tmp_path, "{port}")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "[::1]"])
+def test_a_server_on_a_loopback_address_is_development(tmp_path, host):
+    port = free_port()
+    server = subprocess.Popen([sys.executable, RECIPE, f"{host}:{port}"], cwd=tmp_path, env=python_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        started = server.stdout.readline()
+    finally:
+        server.terminate()
+        server.wait()
+    assert started == f"http://{host.strip('[]')}:{port}/\n"
+
+
+def test_with_port_set_web_py_listens_on_every_address(tmp_path):
+    with pytest.raises(RecipeExited, match="SESSION_SECRET is not set"):
+        start_on(RECIPE, tmp_path, "127.0.0.1:{port}", {"PORT": "1"})
+
+
+def test_imported_by_another_server_it_needs_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SESSION_SECRET", raising=False)
+    with pytest.raises(SystemExit, match="SESSION_SECRET is not set"):
+        import_recipe("hardening")
+
+
+@pytest.mark.parametrize("setting, secure", [(None, True), ("False", False), ("True", True)])
+def test_the_cookie_is_secure_unless_told_otherwise(tmp_path, setting, secure):
+    env = dict(SECRET, SESSION_COOKIE_SECURE=setting) if setting else SECRET
+    response, _ = first_visit(RECIPE, tmp_path, env)
+    assert response.headers["Set-Cookie"].endswith("; Secure") == secure
+
+
+def test_without_the_default_the_cookie_is_not_secure(tmp_path):
+    app = variant(tmp_path, '"SESSION_COOKIE_SECURE", "True"', '"SESSION_COOKIE_SECURE", "False"')
+    response, _ = first_visit(app, tmp_path)
+    assert "Secure" not in response.headers["Set-Cookie"]
+
+
+def test_the_log_shows_paths_without_query_strings_or_cookies(tmp_path):
+    server = start_recipe(RECIPE, tmp_path, SECRET)
+    try:
+        url = f"http://127.0.0.1:{server.port}/count"
+        cookie = urllib.request.urlopen(url, timeout=10).headers["Set-Cookie"].split(";")[0]
+        stolen = cookie.split("=")[1]
+        with_cookie = urllib.request.Request(url, headers={"Cookie": cookie})
+        assert urllib.request.urlopen(with_cookie, timeout=10).read() == b"2"
+        # web.py reads the id from the cookie only: one in the URL starts a new session.
+        assert urllib.request.urlopen(f"{url}?webpy_session_id={stolen}", timeout=10).read() == b"1"
+    finally:
+        server.stop()
+    requests = server.log().splitlines()[1:]
+    assert [line.split('"', 1)[1] for line in requests] == ['HTTP/1.1 GET /count" - 200 OK'] * 3
+    assert stolen not in server.log()
+
+
+def test_web_py_uses_the_secret_only_to_make_new_ids():
+    import web
+
+    source = inspect.getsource(web.session)
+    uses = [line.strip() for line in source.splitlines() if "secret_key" in line]
+    assert uses == ['"secret_key": "fLjUfxqXtfNoIldA0A0J",', "secret_key = self._config.secret_key",
+                    'hashable = f"{rand}{now}{utils.safestr(web.ctx.ip)}{secret_key}"']
+    assert "secret_key" in inspect.getsource(web.session.Session._generate_session_id)
+
+
+class Planted:
+    """What a pickle may do when it is loaded: here, create a file."""
+
+    def __reduce__(self):
+        return (open, ("planted-code-ran", "w"))
+
+
+def test_whoever_can_write_the_store_runs_code(tmp_path):
+    server = start_recipe(RECIPE, tmp_path, SECRET)
+    try:
+        (tmp_path / "sessions" / "0123abcd").write_bytes(
+            web_store().encode({"count": 0, "payload": Planted()}))
+        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/count",
+                                         headers={"Cookie": "webpy_session_id=0123abcd"})
+        urllib.request.urlopen(request, timeout=10)
+    except urllib.error.HTTPError:
+        pass  # whatever the answer, the code has run
+    finally:
+        server.stop()
+    assert (tmp_path / "planted-code-ran").exists()
+
+
+def web_store():
+    import web
+
+    return web.session.Store()
