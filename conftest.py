@@ -5,6 +5,8 @@ import pytest
 
 from harness import REPO, Services, page_tests, transcripts_run
 
+pytest_plugins = ["built_site", "browser"]  # fixtures: the built site, served; a browser
+
 pytest_collect_file = page_tests(path=str(REPO / "docs"), patterns=["*.md"], fixtures=["services"]).pytest()
 
 

@@ -1,58 +1,14 @@
 """The site: `mkdocs build --strict` passes, renders notebooks in both languages, and fails
 when a translation or an included recipe file is missing."""
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-import yaml
 from bs4 import BeautifulSoup
 
-from harness import REPO
+from built_site import I18N, build, copy_project
+
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
-
-
-class ConfigLoader(yaml.SafeLoader):
-    """Reads mkdocs.yml, ignoring MkDocs' own tags (!relative, !!python/name:...)."""
-
-
-ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
-CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), ConfigLoader)
-
-
-def build(project, site_dir):
-    """`mkdocs build --strict` of the project in project/: (ok, output)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=project, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=300,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8", errors="replace")
-    return result.returncode == 0, result.stdout
-
-
-def copy_project(destination):
-    """What a build reads: mkdocs.yml, docs/, recipes/ and the hooks."""
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
-    for path in ["mkdocs.yml", "docs", "recipes", *CONFIG.get("hooks", [])]:
-        source, target = REPO / path, destination / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=ignore)
-        else:
-            shutil.copy2(source, target)
-    return destination
-
-
-@pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    site_dir = tmp_path_factory.mktemp("site")
-    ok, output = build(REPO, site_dir)
-    if not ok:
-        pytest.fail(f"mkdocs build --strict failed:\n{output}", pytrace=False)
-    return site_dir
 
 
 def page(site, url):
@@ -106,8 +62,7 @@ def test_search_index_covers_both_languages(site):
 
 
 def test_french_pages_have_french_navigation(site):
-    i18n = next(plugin["i18n"] for plugin in CONFIG["plugins"] if "i18n" in plugin)
-    translations = next(lang["nav_translations"] for lang in i18n["languages"] if lang["locale"] == "fr")
+    translations = next(lang["nav_translations"] for lang in I18N["languages"] if lang["locale"] == "fr")
     english = nav_titles(page(site, "basics/count"))
     assert english <= set(translations), "English navigation titles without a French translation"
     for url in ["fr", "fr/basics/count", "fr/basics/exploring"]:

@@ -1,5 +1,6 @@
-"""MkDocs hooks of the cookbook site (see `hooks:` in mkdocs.yml)."""
-from pathlib import PurePosixPath
+"""The site in two languages: notebooks as pages, twins checked, hreflang and 404 pages right."""
+import re
+from pathlib import Path, PurePosixPath
 
 import mkdocs_static_i18n.suffix
 from mkdocs.plugins import event_priority, get_plugin_logger
@@ -48,3 +49,26 @@ def on_files(files, config):
             if twin not in pages:
                 log.warning(f"{uri} has no '{language}' translation: {twin} is missing")
     return files
+
+
+# Material fetches sitemap.xml beside every <link rel="alternate"> of a page, as if it named a
+# language's root; i18n's links name the page's twin, so each page asked for two sitemaps that do
+# not exist. The hreflang alternates are in i18n's sitemap.xml instead.
+ALTERNATE_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
+
+
+def on_post_page(output, page, config):
+    return ALTERNATE_LINK.sub("", output)
+
+
+def on_post_template(output, template_name, config):
+    """Keep each language's 404 page: i18n renders 404.html for every language to the same file,
+    the last one winning. The default language's stays there; the others go to their folder."""
+    output = on_post_page(output, None, config)
+    i18n = config.plugins["i18n"]
+    site = Path(config.site_dir)
+    if template_name != "404.html" or i18n.current_language == i18n.default_language:
+        return output
+    (site / i18n.current_language).mkdir(parents=True, exist_ok=True)
+    (site / i18n.current_language / "404.html").write_text(output, encoding="utf-8")
+    return (site / "404.html").read_text(encoding="utf-8")

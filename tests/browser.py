@@ -1,0 +1,74 @@
+"""A real browser for tests: Debian's Chromium driven by Playwright (never a downloaded browser).
+
+`open_tab(origin)` gives a fresh browser context and page that record what a reader should never
+meet: console errors, uncaught exceptions, and requests to any other origin (refused, never sent).
+Site tests use it on the built site; recipe tests can use it on a recipe's server.
+"""
+from pathlib import Path
+
+import pytest
+
+from harness import Services
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Headless, as root, and silent: without the background-networking flags Chromium keeps
+# calling Google's hosts, which a closed network refuses.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
+
+
+class Tab:
+    """One page in its own browser context, watched."""
+
+    def __init__(self, context, origin):
+        self.context, self.origin = context, origin.rstrip("/")
+        self.errors, self.external = [], []
+        context.route("**/*", self._route)
+        self.page = context.new_page()
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith((self.origin + "/", *LOCAL_SCHEMES)):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def _console(self, message):
+        if message.type == "error":
+            self.errors.append(f"console: {message.text} ({message.location.get('url')})")
+
+    def problems(self):
+        """Everything wrong seen so far: external requests first, then errors."""
+        return [f"external request: {url}" for url in self.external] + self.errors
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        Services.missing("Chromium", "apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_tab(browser):
+    """open_tab(origin, **context options) -> Tab; every context is closed after the test."""
+    contexts = []
+
+    def open_tab(origin, **options):
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)  # a missing element fails in seconds, not half a minute
+        contexts.append(context)
+        return Tab(context, origin)
+
+    yield open_tab
+    for context in contexts:
+        context.close()

@@ -1,0 +1,98 @@
+"""The built site, shared by the site, link, spelling and browser tests.
+
+`site` builds it once per run with `mkdocs build --strict`; `site_url` serves it from 127.0.0.1
+as the static host named by `site_url` in mkdocs.yml does (under the same path, which the 404
+pages' links need), with each language's 404 page for a missing path under that language.
+"""
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from harness import REPO
+
+ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like: kept after the run, not committed
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """Reads mkdocs.yml, ignoring MkDocs' own tags (!relative, !!python/name:...)."""
+
+
+ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
+CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), ConfigLoader)
+I18N = next(plugin["i18n"] for plugin in CONFIG["plugins"] if "i18n" in plugin)
+LANGUAGES = [language["locale"] for language in I18N["languages"]]  # the default one first
+SITE_PATH = urlsplit(CONFIG["site_url"]).path  # e.g. /sessions-cookbook/
+
+
+def build(project, site_dir):
+    """`mkdocs build --strict` of the project in project/: (ok, output)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
+        cwd=project, env=dict(os.environ, NO_MKDOCS_2_WARNING="1"), timeout=300,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, encoding="utf-8", errors="replace")
+    return result.returncode == 0, result.stdout
+
+
+def copy_project(destination):
+    """What a build reads: mkdocs.yml, docs/, recipes/ and overrides/ (templates, assets, hooks)."""
+    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
+    for path in ["mkdocs.yml", "docs", "recipes", "overrides"]:
+        source, target = REPO / path, destination / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=ignore)
+        else:
+            shutil.copy2(source, target)
+    return destination
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    site_dir = tmp_path_factory.mktemp("site")
+    ok, output = build(REPO, site_dir)
+    if not ok:
+        pytest.fail(f"mkdocs build --strict failed:\n{output}", pytrace=False)
+    return site_dir
+
+
+class StaticHost(SimpleHTTPRequestHandler):
+    """A static host: files as they are, and the 404 page of the language a missing path is in."""
+
+    def translate_path(self, path):
+        if not path.startswith(SITE_PATH):
+            return str(Path(self.directory) / "no such file")
+        return super().translate_path("/" + path.removeprefix(SITE_PATH))
+
+    def send_error(self, code, message=None, explain=None):
+        if code != 404:
+            return super().send_error(code, message, explain)
+        language = self.path.removeprefix(SITE_PATH).split("/")[0]
+        page = Path(self.directory) / (language if language in LANGUAGES[1:] else "") / "404.html"
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        pass  # the browser tests report what went wrong; a line per request would drown it
+
+
+@pytest.fixture(scope="session")
+def site_url(site):
+    """The built site served on 127.0.0.1 (and nowhere else): its address, ending in /."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(site)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}{SITE_PATH}"
+    server.shutdown()
+    server.server_close()

@@ -1,0 +1,166 @@
+"""The built site in a real browser, served from 127.0.0.1, as a reader with no network meets it."""
+import re
+import textwrap
+
+import pytest
+
+from built_site import ARTIFACTS
+from harness import REPO, parse_transcript
+
+DOCS = REPO / "docs"
+CONSOLE = re.compile(r"^[ \t]*```console\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+HOME = {"en": "", "fr": "fr/"}
+
+
+def url_of(source):
+    """docs/basics/count.fr.md -> fr/basics/count/ (the page's address under the site)."""
+    path = source.relative_to(DOCS).as_posix()
+    language = "fr/" if re.search(r"\.fr\.(md|ipynb)$", path) else ""
+    path = re.sub(r"(\.fr)?\.(md|ipynb)$", "/", path).removesuffix("index/")
+    return language + path
+
+
+def english_pages():
+    return sorted(path for path in DOCS.rglob("*") if re.search(r"(?<!\.fr)\.(md|ipynb)$", path.name))
+
+
+def built_pages(site):
+    return sorted(path.relative_to(site).parent.as_posix().removeprefix(".") + "/"
+                  for path in site.rglob("index.html"))
+
+
+def test_no_page_requests_another_host_or_logs_an_error(site, site_url, open_tab):
+    seen = {}
+    for url in [*built_pages(site), "404.html", "fr/404.html"]:
+        tab = open_tab(site_url)
+        tab.page.goto(site_url + url.lstrip("/"), wait_until="networkidle")
+        seen[url] = tab.problems()
+    assert len(seen) >= 12
+    assert {url: problems for url, problems in seen.items() if problems} == {}
+
+
+def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
+    tab = open_tab(site_url)
+    tab.page.goto(site_url, wait_until="networkidle")
+    tab.page.evaluate("fetch('https://fonts.googleapis.com/css').catch(() => {})")
+    tab.page.wait_for_timeout(200)
+    assert "external request: https://fonts.googleapis.com/css" in tab.problems()
+
+
+@pytest.mark.parametrize("language", HOME)
+def test_copy_gives_the_commands_of_every_transcript(site_url, open_tab, language):
+    tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
+    sources = [path for path in DOCS.rglob("*.md") if (url_of(path).startswith("fr/")) == (language == "fr")]
+    copied = 0
+    for source in sources:
+        blocks = CONSOLE.findall(source.read_text(encoding="utf-8"))
+        if not blocks:
+            continue
+        tab.page.goto(site_url + url_of(source))
+        rendered = tab.page.locator(".language-console")
+        assert rendered.count() == len(blocks), source
+        for index, block in enumerate(blocks):
+            commands = "\n".join(command for command, _ in parse_transcript(textwrap.dedent(block)))
+            assert copy(tab.page, rendered.nth(index)) == commands, f"{source}, block {index + 1}"
+            copied += 1
+    assert copied >= 20
+
+
+def copy(page, block):
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
+    tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
+    tab.page.goto(site_url + "basics/count/")
+    recipe = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8")
+    assert copy(tab.page, tab.page.locator(".language-python").first) == recipe.rstrip()
+
+
+def switch_language(page, language):
+    page.locator(".md-header__option .md-select").hover()
+    page.locator(f"a.md-select__link[hreflang={language}]").click()
+    page.wait_for_load_state()
+
+
+def test_language_switch_keeps_the_page(site_url, open_tab):
+    tab = open_tab(site_url)
+    for source in english_pages():
+        english = site_url + url_of(source)
+        tab.page.goto(english)
+        switch_language(tab.page, "fr")
+        assert tab.page.url == site_url + "fr/" + url_of(source)
+        switch_language(tab.page, "en")
+        assert tab.page.url == english
+    assert not tab.problems()
+
+
+@pytest.mark.parametrize("language", HOME)
+def test_search_finds_diskstore_in_the_page_language(site_url, open_tab, language):
+    tab = open_tab(site_url)
+    tab.page.goto(site_url + HOME[language])
+    tab.page.locator("input.md-search__input").fill("DiskStore")
+    # Both languages share one search index: a reader picks the first hit in their language.
+    hits = tab.page.locator(".md-search-result__item > a.md-search-result__link")
+    hits.first.wait_for()
+    french = [href.startswith(site_url + "fr/")
+              for href in hits.evaluate_all("links => links.map(link => link.href)")]
+    hits.nth(french.index(language == "fr")).click()
+    tab.page.wait_for_load_state()
+    assert tab.page.url.startswith(site_url + HOME[language] + "basics/")
+    assert "DiskStore" in tab.page.locator("article").inner_text()
+    assert not tab.problems()
+
+
+def test_dark_mode_toggle(site_url, open_tab):
+    tab = open_tab(site_url, color_scheme="light")
+    tab.page.goto(site_url)
+    scheme = "document.body.getAttribute('data-md-color-scheme')"
+    assert tab.page.evaluate(scheme) == "default"
+    tab.page.locator("label.md-header__button[for^=__palette]:visible").click()
+    assert tab.page.evaluate(scheme) == "slate"
+    tab.page.locator("label.md-header__button[for^=__palette]:visible").click()
+    assert tab.page.evaluate(scheme) == "default"
+
+
+@pytest.mark.parametrize("language, title", [("en", "Counting visits"), ("fr", "Compter les visites")])
+def test_navigation_on_a_phone(site_url, open_tab, language, title):
+    tab = open_tab(site_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    tab.page.goto(site_url + HOME[language])
+    tab.page.locator("label.md-header__button[for=__drawer]").click()
+    tab.page.locator(".md-nav--primary a.md-nav__link", has_text=title).click()
+    tab.page.wait_for_load_state()
+    assert tab.page.url == site_url + HOME[language] + "basics/count/"
+    assert not tab.problems()
+
+
+@pytest.mark.parametrize("language, title", [("en", "Page not found"), ("fr", "Page introuvable")])
+def test_a_missing_page_answers_in_its_language(site_url, open_tab, language, title):
+    tab = open_tab(site_url)
+    response = tab.page.goto(site_url + HOME[language] + "no/such/page/")
+    assert response.status == 404
+    assert tab.page.locator("h1").inner_text() == title
+    assert tab.page.locator("html").get_attribute("lang") == language
+
+
+def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
+    tab = open_tab(site_url, accept_downloads=True)
+    tab.page.goto(site_url + "fr/basics/dbstore/")
+    with tab.page.expect_download() as download:
+        tab.page.locator("a[download]").click()
+    path = download.value.path()
+    assert path.read_bytes() == (REPO / "recipes" / "dbstore" / "app.py").read_bytes()
+
+
+@pytest.mark.parametrize("language", HOME)
+def test_screenshots(site_url, open_tab, language):
+    """Home and a recipe page as a reader sees them, kept in test-artifacts/ for a human to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    tab = open_tab(site_url, viewport={"width": 1280, "height": 900})
+    for name, url in [("home", ""), ("count", "basics/count/")]:
+        tab.page.goto(site_url + HOME[language] + url, wait_until="networkidle")
+        path = ARTIFACTS / f"{name}.{language}.png"
+        tab.page.screenshot(path=path, full_page=True)
+        assert path.stat().st_size > 10_000

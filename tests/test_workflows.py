@@ -1,0 +1,28 @@
+"""The GitHub workflows are valid, checked offline against the workflow schema vendored by
+check-jsonschema."""
+import subprocess
+import sys
+
+from harness import REPO
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+
+
+def check(*paths):
+    result = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows",
+         *map(str, paths)], capture_output=True, text=True, timeout=60)
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_workflows_are_valid():
+    assert {path.name for path in WORKFLOWS} == {"ci.yml", "weekly.yml", "pages.yml"}
+    code, output = check(*WORKFLOWS)
+    assert code == 0, output
+
+
+def test_an_invalid_workflow_fails(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text("on: push\njobs:\n  test:\n    steps:\n      - run: make test\n")  # no runs-on
+    code, output = check(broken)
+    assert code != 0 and "runs-on" in output, output
