@@ -36,6 +36,7 @@ import sys
 import tempfile
 import termios
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -152,6 +153,16 @@ def start_recipe(app, cwd, extra_env=None):
     """Start ``python <app> 127.0.0.1:<free port>`` in cwd, as tests outside pages do."""
     port = free_port()
     return Recipe(f"python {app} 127.0.0.1:{port}", cwd, python_env(extra_env), port)
+
+
+def fetch(port, path, headers=None):
+    """GET http://127.0.0.1:<port><path>: (status, body), error statuses included."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 #: What a first visit asks of a recipe that has no ``GET /count`` (tests of every recipe use it).

@@ -1,12 +1,10 @@
 """What the dbstore page says about DBStore beyond its transcripts."""
 import re
-import urllib.error
-import urllib.request
 
 import pytest
 import web
 
-from harness import REPO, RECIPES, RecipeExited, count_at_once, import_recipe, start_recipe
+from harness import REPO, RECIPES, RecipeExited, count_at_once, fetch, import_recipe, start_recipe
 
 STATEMENTS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of statements
 
@@ -99,10 +97,7 @@ def test_a_database_that_breaks_later_answers_503(tmp_path):
     server = start_recipe(RECIPES / "dbstore" / "app.py", tmp_path)
     try:
         (tmp_path / "sessions.db").write_bytes(b"this is no longer a database" * 100)
-        with pytest.raises(urllib.error.HTTPError) as error:
-            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count")
-        body = error.value.read()
+        answer = fetch(server.port, "/count")
     finally:
         server.stop()
-    assert error.value.code == 503
-    assert body == b"The session store is unavailable, try again later.\n"
+    assert answer == (503, b"The session store is unavailable, try again later.\n")

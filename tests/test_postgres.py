@@ -1,10 +1,11 @@
 """What the postgres page says about its store beyond its transcripts."""
 import re
+import subprocess
 
 import psycopg
 import pytest
 
-from harness import REPO, import_recipe
+from harness import RECIPES, REPO, fetch, import_recipe, python_env, start_recipe
 
 STATEMENTS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of statements
 
@@ -71,3 +72,15 @@ def test_values_that_json_cannot_hold_are_refused(recipe):
     recipe.session.store["0" * 40] = {"count": 1}
     with pytest.raises(TypeError, match="not JSON serializable"):
         recipe.session.store["1" * 40] = {"tags": {"a", "b"}}
+
+
+def test_a_database_that_fails_later_answers_503(services, tmp_path):
+    env = services.cookbook_database()
+    server = start_recipe(RECIPES / "postgres" / "app.py", tmp_path, env)
+    try:
+        assert fetch(server.port, "/count") == (200, b"1")
+        subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "DROP TABLE sessions"], env=python_env(env), check=True)
+        answer = fetch(server.port, "/count")
+    finally:
+        server.stop()
+    assert answer == (503, b"The session store is unavailable, try again later.\n")

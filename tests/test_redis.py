@@ -4,7 +4,7 @@ import re
 import pytest
 import redis
 
-from harness import REPO, import_recipe
+from harness import RECIPES, REPO, fetch, import_recipe, start_recipe
 
 COMMANDS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of commands
 
@@ -57,6 +57,21 @@ def test_the_table_of_commands_is_measured(recipe, commands, page):
 def test_every_read_pushes_the_expiry_back(recipe):
     returning = cookie_of(recipe.app.request("/count"))
     key = "session:" + returning["Cookie"].split("=")[1]
-    recipe.client.expire(key, 5)
+    recipe.store.client.expire(key, 5)
     recipe.app.request("/nowhere", headers=returning)  # unchanged: no SET, only GETEX
-    assert recipe.client.ttl(key) > 86400 - 5
+    assert recipe.store.client.ttl(key) > 86400 - 5
+
+
+def test_a_redis_that_fails_later_answers_503(services, tmp_path):
+    env = services.environment(["redis"])
+    server = start_recipe(RECIPES / "redis" / "app.py", tmp_path, env)
+    admin = redis.Redis.from_url(env["REDIS_URL"])
+    try:
+        assert fetch(server.port, "/count") == (200, b"1")
+        admin.config_set("requirepass", "locked out")
+        admin.client_kill_filter(_type="normal", skipme=True)  # the recipe's connections must log in again, and can't
+        answer = fetch(server.port, "/count")
+    finally:
+        admin.config_set("requirepass", "")
+        server.stop()
+    assert answer == (503, b"The session store is unavailable, try again later.\n")

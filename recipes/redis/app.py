@@ -13,37 +13,44 @@ web.config.debug = False  # the reloader and sessions do not mix (see the count 
 class RedisStore(web.session.Store):
     """Each session is the key `session:<id>` holding JSON, with the session timeout as its TTL."""
 
-    def __init__(self, client, timeout):
-        self.client = client
+    def __init__(self, url, timeout):
+        self.url = url
         self.timeout = timeout
-        self.loaded = threading.local()  # (id, data) of this thread's last read, reused within the request
+        self.local = threading.local()  # per server thread: its own connection, and the last session read
+
+    @property
+    def client(self):
+        if not hasattr(self.local, "client"):
+            # A connection per thread: no shared pool to lock around every command.
+            self.local.client = redis.Redis.from_url(self.url, socket_timeout=5, single_connection_client=True)
+        return self.local.client
 
     def _read(self, key):
         # GETEX reads the session and pushes its expiry back: one round trip.
         value = self.client.getex(f"session:{key}", ex=self.timeout)
-        self.loaded.data = key, None if value is None else json.loads(value)
-        return self.loaded.data[1]
+        self.local.data = key, None if value is None else json.loads(value)
+        return self.local.data[1]
 
     def __contains__(self, key):  # web.py asks this first on every request
         return self._read(key) is not None
 
     def __getitem__(self, key):
-        loaded_key, data = getattr(self.loaded, "data", (None, None))
+        loaded_key, data = getattr(self.local, "data", (None, None))
         data = data if loaded_key == key else self._read(key)
         if data is None:
             raise KeyError(key)
         return data
 
     def __setitem__(self, key, value):
-        loaded_key, data = getattr(self.loaded, "data", (None, None))
+        loaded_key, data = getattr(self.local, "data", (None, None))
         if loaded_key == key and data == value:
             return  # unchanged, and GETEX already pushed the expiry back
         self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
-        self.loaded.data = key, value
+        self.local.data = key, value
 
     def __delitem__(self, key):
         self.client.delete(f"session:{key}")
-        self.loaded.data = key, None
+        self.local.data = key, None
 
     def cleanup(self, timeout):
         pass  # Redis deletes expired keys by itself
@@ -60,9 +67,9 @@ redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
 if not timeout_text.isdigit() or int(timeout_text) == 0:
     sys.exit(f"SESSION_TIMEOUT={timeout_text!r}: expected a whole number of seconds, at least 1")
-client = redis.Redis.from_url(redis_url, socket_timeout=5)
+store = RedisStore(redis_url, int(timeout_text))
 try:
-    client.ping()
+    store.client.ping()
 except redis.RedisError as error:
     sys.exit(f"Cannot reach Redis at {redis_url}: {error}")
 
@@ -76,7 +83,7 @@ def internal_error():
 
 app.internalerror = internal_error
 web.config.session_parameters.timeout = int(timeout_text)
-session = web.session.Session(app, RedisStore(client, int(timeout_text)), initializer={"count": 0})
+session = web.session.Session(app, store, initializer={"count": 0})
 
 
 class count:
