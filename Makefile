@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test bench
+.PHONY: serve test bench translations
 
 serve: $(VENV)/installed
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -14,6 +14,10 @@ test: $(VENV)/installed
 # What a session costs on each store, on this machine (about 5 minutes; needs wrk, PostgreSQL, Redis).
 bench: $(VENV)/installed
 	$(BIN)/python bench/run.py
+
+# French pages whose English twin changed after them, from git history.
+translations:
+	@$(PYTHON) tools/translations.py
 
 $(VENV)/installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -202,9 +202,13 @@ class Page:
 
     def __init__(self, path, services):
         self.meta = front_matter(Path(path).read_text())
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-"))
-        # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
-        (self.workdir / "recipes").symlink_to(RECIPES)
+        # A page about the cookbook itself (`cwd: clone`) runs its commands in the clone, as its
+        # reader does; they must leave it as it was. Other pages get a directory of their own.
+        self.temporary = self.meta.get("cwd") != "clone"
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-")) if self.temporary else REPO
+        if self.temporary:
+            # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
+            (self.workdir / "recipes").symlink_to(RECIPES)
         self.port = free_port()
         self.env = python_env(services.environment(self.meta.get("services", [])))
         self.server = None
@@ -238,7 +242,8 @@ class Page:
 
     def close(self):
         self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.temporary:
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def run_in_terminal(command, cwd, env):

@@ -125,11 +125,13 @@ def test_dark_mode_toggle(site_url, open_tab):
     assert tab.page.evaluate(scheme) == "default"
 
 
-@pytest.mark.parametrize("language, title", [("en", "Counting visits"), ("fr", "Compter les visites")])
-def test_navigation_on_a_phone(site_url, open_tab, language, title):
+@pytest.mark.parametrize("language, section, title", [
+    ("en", "Basics", "Counting visits"), ("fr", "Les bases", "Compter les visites")])
+def test_navigation_on_a_phone(site_url, open_tab, language, section, title):
     tab = open_tab(site_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     tab.page.goto(site_url + HOME[language])
     tab.page.locator("label.md-header__button[for=__drawer]").click()
+    tab.page.locator(".md-nav--primary label.md-nav__link", has_text=section).click()  # a panel per section
     tab.page.locator(".md-nav--primary a.md-nav__link", has_text=title).click()
     tab.page.wait_for_load_state()
     assert tab.page.url == site_url + HOME[language] + "basics/count/"
