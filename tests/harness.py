@@ -6,10 +6,12 @@ it are the output the reader sees, compared exactly, except that ``...``
 stands for some text (ids, dates). The documented port 8080 is rewritten to a free one.
 
 A line ``$ [NAME=value ...] python recipes/<slug>/app.py 8080`` starts the
-recipe as a real server in the background (stopping the one before), waits
-until it answers and compares what it printed on start. So does
+recipe as a real server in the background (stopping the one before on that
+port), waits until it answers and compares what it printed on start. So does
 ``python <folder>/app.py 8080`` for a copy a page made (``cp -r recipes/<slug> myapp``):
-transcripts never change the repository's recipes.
+transcripts never change the repository's recipes. Ports 8081 to 8089 start
+more processes beside it, and ``nginx -p "$PWD" -e stderr -c <file>.conf``
+starts nginx in front of them (on a copy of the file, its ports made real).
 
 Files (cookie jars, ``sessions/``) live in the working directory until the page
 ends, so a page reads as one continuous session.
@@ -52,8 +54,11 @@ from sybil.parsers.markdown import CodeBlockParser
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "recipes"
-DOC_PORT = "8080"
-START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py 8080""")
+# Ports a page may name: 8080 for its recipe, 8081-8089 for more processes; each gets a free one.
+DOC_PORT = re.compile(r"\b808\d\b")
+START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py (?P<port>808\d)""")
+NGINX_LINE = re.compile(r"""nginx -p "\$PWD" -e stderr -c (?P<config>\S+\.conf)""")
+NGINX_LISTEN = re.compile(r"^\s*listen\s+(?:[\d.]+:)?(?P<port>808\d)\b", re.MULTILINE)
 COMMAND_TIMEOUT = 30
 # Bold, colours and curl's hyperlinks (OSC 8) on a terminal: not part of the text.
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)")
@@ -198,7 +203,7 @@ def import_recipe(slug):
 
 
 class Page:
-    """What one page's transcripts share: a working directory, a port, a server."""
+    """What one page's transcripts share: a working directory, its ports, its servers."""
 
     def __init__(self, path, services):
         self.meta = front_matter(Path(path).read_text())
@@ -209,36 +214,57 @@ class Page:
         if self.temporary:
             # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
             (self.workdir / "recipes").symlink_to(RECIPES)
-        self.port = free_port()
+        self.ports = {}  # documented port -> the free port it stands for
         self.env = python_env(services.environment(self.meta.get("services", [])))
-        self.server = None
+        self.servers = {}  # documented port -> the Recipe process listening there
+
+    def real_port(self, documented):
+        return self.ports.setdefault(documented, free_port())
+
+    def with_real_ports(self, text):
+        return DOC_PORT.sub(lambda match: str(self.real_port(match.group())), text)
 
     def run(self, command):
         """Run one transcript command, return what the reader would see."""
-        starts_server = START_LINE.fullmatch(command)
-        command = command.replace(DOC_PORT, str(self.port))
-        if starts_server:
-            output = self.start(command)
+        recipe, nginx = START_LINE.fullmatch(command), NGINX_LINE.fullmatch(command)
+        if recipe:
+            output = self.start(recipe["port"], self.with_real_ports(command))
+        elif nginx:
+            output = self.start_nginx(nginx["config"])
         else:
-            output = run_in_terminal(command, self.workdir, self.env)
-        return output.replace(str(self.port), DOC_PORT)
+            output = run_in_terminal(self.with_real_ports(command), self.workdir, self.env)
+        for documented, real in self.ports.items():
+            output = output.replace(str(real), documented)
+        return output
 
-    def start(self, command):
-        """(Re)start the page's server; return what it printed on start, or why it stopped."""
-        self.stop()
+    def start(self, documented, command):
+        """(Re)start the server on a documented port; return what it printed on start, or why it stopped."""
+        self.stop(documented)
         try:
-            self.server = Recipe(command, self.workdir, self.env, self.port)
+            self.servers[documented] = Recipe(command, self.workdir, self.env, self.real_port(documented))
         except RecipeExited as exited:
             return exited.output
-        return self.server.log().split("\n")[0]  # request logs come after this line
+        return self.servers[documented].log().split("\n")[0]  # request logs come after this line
+
+    def start_nginx(self, config):
+        """Start nginx in the foreground on a copy of the page's config, its ports made real."""
+        text = (self.workdir / config).read_text()
+        listen = NGINX_LISTEN.search(text)
+        assert listen, f"{config} has no `listen 808x` line"
+        copy = self.workdir / f"nginx-{listen['port']}.conf"
+        copy.write_text(self.with_real_ports(text))
+        return self.start(listen["port"], f"nginx -p . -e stderr -c {copy.name} -g 'daemon off;'")
 
     def server_log(self):
-        return self.server.log() if self.server else "(no server was started on this page)"
+        logs = [f"[{port}] {server.log()}" for port, server in sorted(self.servers.items())]
+        return "\n".join(logs) or "(no server was started on this page)"
 
-    def stop(self):
-        if self.server:
-            self.server.stop()
-            self.server = None
+    def stop(self, documented=None):
+        """Stop the server on one documented port, or all of them."""
+        for port in [documented] if documented else list(self.servers):
+            server = self.servers.pop(port, None)
+            if server:
+                server.stop()
 
     def close(self):
         self.stop()

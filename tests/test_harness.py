@@ -27,7 +27,7 @@ def test_a_wrong_expected_line_fails_the_page(page, tmp_path, services):
     wrong = text.replace("/count\n2\n", "/count\n3\n", 1)
     assert wrong != text
     (tmp_path / page).write_text(wrong)
-    with pytest.raises(AssertionError, match=r"--- expected\n3\n--- got\n2\n--- server log\nhttp://0.0.0.0:\d+/\n.*GET /count"):
+    with pytest.raises(AssertionError, match=r"--- expected\n3\n--- got\n2\n--- server log\n\[8080\] http://0.0.0.0:\d+/\n.*GET /count"):
         run_page(tmp_path / page, services)
 
 
@@ -123,3 +123,13 @@ def test_terminal_output_is_the_text_a_reader_sees(tmp_path):
     """curl on a terminal wraps Location in a hyperlink (OSC 8), and headers end with \\r\\n."""
     headers = r"printf 'HTTP/1.1 303 See Other\r\nLocation: \033]8;;http://x/\033\\http://x/\033]8;;\033\\\r\n\r\n'"
     assert run_in_terminal(headers, tmp_path, python_env()) == "HTTP/1.1 303 See Other\nLocation: http://x/\n\n"
+
+
+def test_a_page_runs_processes_side_by_side_on_documented_ports(tmp_path, services):
+    page = tmp_path / "ports.md"
+    page.write_text("```console\n$ python recipes/count/app.py 8080\nhttp://0.0.0.0:8080/\n"
+                    "$ python recipes/count/app.py 8081\nhttp://0.0.0.0:8081/\n"
+                    "$ curl -s http://127.0.0.1:8080/count http://127.0.0.1:8081/count\n11\n"
+                    "$ python recipes/count/app.py 8081\nhttp://0.0.0.0:8081/\n"
+                    "$ curl -s -o /dev/null -w '%{http_code} %{url}\\n' http://127.0.0.1:8080/count\n200 http://127.0.0.1:8080/count\n```\n")
+    run_page(page, services)
