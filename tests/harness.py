@@ -202,6 +202,10 @@ def import_recipe(slug):
     return module
 
 
+def nginx_binary():
+    return shutil.which("nginx") or next(iter(glob.glob("/usr/sbin/nginx")), None)
+
+
 class Page:
     """What one page's transcripts share: a working directory, its ports, its servers."""
 
@@ -253,7 +257,7 @@ class Page:
         assert listen, f"{config} has no `listen 808x` line"
         copy = self.workdir / f"nginx-{listen['port']}.conf"
         copy.write_text(self.with_real_ports(text))
-        return self.start(listen["port"], f"nginx -p . -e stderr -c {copy.name} -g 'daemon off;'")
+        return self.start(listen["port"], f"{nginx_binary()} -p \"$PWD\" -e stderr -c {copy.name} -g 'daemon off;'")
 
     def server_log(self):
         logs = [f"[{port}] {server.log()}" for port, server in sorted(self.servers.items())]
@@ -447,6 +451,12 @@ class Services:
         self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
         self.database = DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook")
         return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres"}
+
+    def _start_nginx(self):
+        """nginx itself is started by the page (its config is the recipe's): just find it."""
+        if not nginx_binary():
+            self.missing("nginx", "apt-get install nginx (macOS: brew install nginx)")
+        return {}
 
     def _start_redis(self):
         from pytest_redis.executor import RedisExecutor
