@@ -1,5 +1,7 @@
 """What the dbstore page says about DBStore beyond its transcripts."""
 import re
+import sys
+import types
 
 import pytest
 import web
@@ -101,3 +103,10 @@ def test_a_database_that_breaks_later_answers_503(tmp_path):
     finally:
         server.stop()
     assert answer == (503, b"The session store is unavailable, try again later.\n")
+
+
+@pytest.mark.parametrize("installed", [False, True], ids=["without dbutils", "with dbutils"])
+def test_web_py_pools_connections_only_with_dbutils_and_never_for_sqlite(tmp_path, monkeypatch, installed):
+    monkeypatch.setitem(sys.modules, "dbutils", types.ModuleType("dbutils") if installed else None)
+    assert web.database("postgres:///cookbook").has_pooling is installed  # no connection is made yet
+    assert web.database(f"sqlite:///{tmp_path}/pool.db").has_pooling is False
