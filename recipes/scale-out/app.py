@@ -1,0 +1,125 @@
+"""Count visits from several processes behind a proxy: sessions in Redis, or PostgreSQL with DATABASE_URL."""
+import json
+import os
+import socket
+import sys
+import threading
+
+import psycopg
+import redis
+import web
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+
+class RedisStore(web.session.Store):
+    """`session:<id>` holding JSON, the session timeout as TTL (see the redis recipe)."""
+
+    def __init__(self, url, timeout):
+        self.url, self.timeout = url, timeout
+        self.local = threading.local()  # per server thread: its own connection
+
+    @property
+    def client(self):
+        if not hasattr(self.local, "client"):
+            self.local.client = redis.Redis.from_url(self.url, socket_timeout=5, single_connection_client=True)
+        return self.local.client
+
+    def __contains__(self, key):
+        return self.client.exists(f"session:{key}") == 1
+
+    def __getitem__(self, key):
+        value = self.client.getex(f"session:{key}", ex=self.timeout)
+        if value is None:
+            raise KeyError(key)
+        return json.loads(value)
+
+    def __setitem__(self, key, value):
+        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
+
+    def __delitem__(self, key):
+        self.client.delete(f"session:{key}")
+
+    def cleanup(self, timeout):
+        pass  # Redis expires the keys
+
+
+class PostgresStore(web.session.Store):
+    """One jsonb row per session (see the postgres recipe)."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def _execute(self, query, *args):
+        with self.pool.connection() as connection:
+            return connection.execute(query, args).fetchone()
+
+    def __contains__(self, key):
+        return self._execute("SELECT 1 FROM sessions WHERE session_id = %s", key) is not None
+
+    def __getitem__(self, key):
+        row = self._execute("SELECT data FROM sessions WHERE session_id = %s", key)
+        if row is None:
+            raise KeyError(key)
+        return row[0]
+
+    def __setitem__(self, key, value):
+        self._execute("INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
+                      " DO UPDATE SET data = excluded.data, atime = now() RETURNING 1", key, Jsonb(value))
+
+    def __delitem__(self, key):
+        self._execute("DELETE FROM sessions WHERE session_id = %s RETURNING 1", key)
+
+    def cleanup(self, timeout):
+        self._execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s) RETURNING 1", timeout)
+
+
+def store_from_environment():
+    """PostgreSQL when DATABASE_URL is set, Redis otherwise; a clear message when it is unreachable."""
+    timeout = web.config.session_parameters.timeout
+    if os.environ.get("DATABASE_URL"):
+        url = os.environ["DATABASE_URL"]
+        try:
+            with psycopg.connect(url, autocommit=True) as connection:
+                connection.execute("CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY,"
+                                   " atime timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL)")
+        except psycopg.Error as error:
+            sys.exit(f"Cannot use PostgreSQL at {url}: {error}")
+        return PostgresStore(ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True))
+    url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
+    store = RedisStore(url, timeout)
+    try:
+        store.client.ping()
+    except redis.RedisError as error:
+        sys.exit(f"Cannot reach Redis at {url}: {error}")
+    return store
+
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+# Which process answered: this machine's name and the port this process listens on.
+served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.argv) > 1 else 8080}"
+app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))
+session = web.session.Session(app, store_from_environment(), initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()
