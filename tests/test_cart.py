@@ -12,13 +12,21 @@ INITIALIZER = [  # the cart from an initializer, read as session.cart
     ('DiskStore("sessions"))', 'DiskStore("sessions"), initializer={"cart": {}})'),
     ('return session.setdefault("cart", {})', "return session.cart"),
 ]
+MESSAGE = "The form needs an item: printable text, in UTF-8."
 NO_TRY = [  # web.input() left to fail on a form that is not UTF-8
-    ("    try:\n        item = web.input(item=\"\").item\n    except UnicodeDecodeError:\n        item = \"\"\n",
+    ("    try:\n        item = web.input(item=\"\").item\n"
+     "    except UnicodeDecodeError:  # a raw byte that is not UTF-8: web.py 0.76 would answer 500\n"
+     "        item = \"\"\n",
      "    item = web.input(item=\"\").item\n"),
 ]
+NO_CHECKS = [  # neither U+FFFD nor what is not printable refused
+    ('if not item or "\\ufffd" in item or not item.isprintable():', "if not item:"),
+]
+GET_INSTEAD = [  # a cart that is not put in the session until /cart/empty assigns one
+    ('session.setdefault("cart", {})', 'session.get("cart", {})'),
+]
 WEB_PY_ERRORS = [  # web.py's own 400 and 409
-    ('raise refuse("400 Bad Request", "The form needs an item, in UTF-8.")',
-     'raise web.badrequest("The form needs an item, in UTF-8.\\n")'),
+    (f'raise refuse("400 Bad Request", "{MESSAGE}")', f'raise web.badrequest("{MESSAGE}\\n")'),
     ('raise refuse("409 Conflict", f"Not in the cart: {item}")',
      'raise web.conflict(f"Not in the cart: {item}\\n")'),
 ]
@@ -82,7 +90,65 @@ def test_a_form_not_in_utf8_gets_a_400(tmp_path, variant):
         assert status == 500
         assert "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff" in server.log()
     else:
-        assert (status, text) == (400, "The form needs an item, in UTF-8.\n")
+        assert (status, text) == (400, MESSAGE + "\n")
+
+
+REFUSED = {  # form bodies whose item is not one line of printable text in UTF-8
+    "percent-encoded byte not UTF-8": b"item=%FF",
+    "U+FFFD sent on purpose": b"item=%EF%BF%BD",
+    "line break": b"item=x%0A99+fake",
+    "carriage return": b"item=x%0D99+fake",
+    "tab": b"item=a%09b",
+    "no-break space": b"item=a%C2%A0b",
+    "line separator": b"item=a%E2%80%A8b",
+}
+
+
+@pytest.mark.parametrize("body", REFUSED.values(), ids=REFUSED.keys())
+def test_an_item_that_is_not_printable_utf8_text_gets_a_400(tmp_path, body):
+    server = serve(tmp_path)
+    try:
+        status, headers, text = send(server, "POST", "/cart/add", body)
+        listing = send(server, "GET", "/cart", cookie=cookie_of(headers))[2]
+    finally:
+        server.stop()
+    assert (status, text, listing) == (400, MESSAGE + "\n", "")
+
+
+def test_printable_text_in_utf8_is_accepted(tmp_path):
+    server = serve(tmp_path)
+    try:
+        cookie = cookie_of(send(server, "GET", "/cart")[1])
+        statuses = [send(server, "POST", "/cart/add", body, cookie)[0] for body in (b"item=caf%C3%A9", b"item=a+b")]
+        listing = send(server, "GET", "/cart", cookie=cookie)[2]
+    finally:
+        server.stop()
+    assert (statuses, listing) == ([303, 303], "1 caf\u00e9\n1 a b\n")
+
+
+def test_without_the_checks_a_bad_byte_and_a_forged_line_reach_the_listing(tmp_path):
+    server = serve(tmp_path, NO_CHECKS)
+    try:
+        cookie = cookie_of(send(server, "GET", "/cart")[1])
+        statuses = [send(server, "POST", "/cart/add", body, cookie)[0] for body in (b"item=%FF", b"item=x%0A99+fake")]
+        listing = send(server, "GET", "/cart", cookie=cookie)[2]
+    finally:
+        server.stop()
+    assert statuses == [303, 303]
+    assert listing == "1 \ufffd\n1 x\n99 fake\n", "U+FFFD kept, and a line `99 fake` that is no item"
+
+
+def test_get_instead_of_setdefault_keeps_nothing_until_the_session_has_a_cart(tmp_path):
+    server = serve(tmp_path, GET_INSTEAD)
+    try:
+        cookie = cookie_of(send(server, "GET", "/cart")[1])
+        listings = []
+        for path in ("/cart/add", "/cart/empty", "/cart/add", "/cart/add"):
+            assert send(server, "POST", path, b"item=apple", cookie)[0] == 303
+            listings.append(send(server, "GET", "/cart", cookie=cookie)[2])
+    finally:
+        server.stop()
+    assert listings == ["", "", "1 apple\n", "2 apple\n"]
 
 
 @pytest.mark.parametrize("variant", [(), WEB_PY_ERRORS], ids=["recipe", "web.py's errors"])

@@ -47,10 +47,11 @@ def test_a_function_initializer_can_hand_one_list_to_every_session(tmp_path):
         try:
             # Alice's first request is a POST: the initializer's list gets her message.
             assert request(server.port, "POST", "/messages", text="For Alice only")[0] == 303
-            seen_by_a_stranger[name] = request(server.port, "GET", "/")[2]
+            # Two strangers, each a new session: the first one's GET does not take it from the next.
+            seen_by_a_stranger[name] = [request(server.port, "GET", "/")[2] for _ in range(2)]
         finally:
             server.stop()
-    assert seen_by_a_stranger == {"recipe": [], "shared list": ["For Alice only"]}
+    assert seen_by_a_stranger == {"recipe": [[], []], "shared list": [["For Alice only"]] * 2}
 
 
 def test_overlapping_posts_of_one_session_lose_messages(tmp_path):

@@ -1,7 +1,9 @@
 """What the subapp page says about sub-applications and sessions beyond its transcripts."""
+import os
 import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -79,6 +81,32 @@ def test_the_blog_is_made_without_the_reloader_only_when_debug_is_off_first(tmp_
     assert output.split() == [str(blog_processors), "4"]
 
 
+def test_the_blogs_reloader_keeps_the_session_but_reloads_the_blog(tmp_path):
+    """Imported before debug is off, the blog reloads itself, not the main module: the count goes on."""
+    folder = copy_of_recipe(tmp_path, "app.py", (DEBUG_OFF + IMPORT_BLOG, IMPORT_BLOG + DEBUG_OFF))
+    server = start_recipe(folder / "app.py", tmp_path)
+    answers = []
+    try:
+        status, body, cookies = get(server.port, "/count")
+        cookie = cookies[0].split(";")[0]
+        answers.append(body)
+        answers.append(get(server.port, "/blog/count", cookie)[1])
+        later = time.time() + 10  # newer than anything the reloader has seen
+        for file in ("app.py", "blog.py"):
+            os.utime(folder / file, (later, later))
+        answers.append(get(server.port, "/count", cookie)[1])
+        answers.append(get(server.port, "/blog/count", cookie)[1])
+        blog = folder / "blog.py"
+        blog.write_text(blog.read_text().replace("return str(session.count)", 'return "blog " + str(session.count)'))
+        os.utime(blog, (later + 10, later + 10))
+        answers.append(get(server.port, "/blog/count", cookie)[1])
+        answers.append(get(server.port, "/count", cookie)[1])
+    finally:
+        server.stop()
+    assert answers == ["1", "2", "3", "4", "blog 5", "6"]
+    assert "Traceback" not in server.log()
+
+
 def test_a_session_of_the_blog_own_is_overwritten_by_the_main_one(tmp_path):
     folder = copy_of_recipe(tmp_path, "blog.py", ("web.ctx.session ", "blog_session  "))
     with open(folder / "blog.py", "a") as blog:
@@ -96,3 +124,26 @@ def test_a_session_of_the_blog_own_is_overwritten_by_the_main_one(tmp_path):
     assert [c.split("; ")[-1] for c in cookies] == ["Path=/blog/", "Path=/"]
     saved = web.session.DiskStore(str(tmp_path / "sessions"))[session_id]
     assert saved["count"] == 1, "the main application saved its copy over the blog's 2"
+
+
+@pytest.mark.parametrize("last", ["main", "blog"], ids=["the main id last, as curl sends them", "the blog's id last"])
+def test_whichever_id_comes_last_both_sessions_load_it_and_the_blog_loses_its_change(tmp_path, last):
+    folder = copy_of_recipe(tmp_path, "blog.py", ("web.ctx.session ", "blog_session  "))
+    with open(folder / "blog.py", "a") as blog:
+        blog.write(OWN_SESSION)
+    server = start_recipe(folder / "app.py", tmp_path)
+    try:
+        _, first, cookies = get(server.port, "/blog/count")
+        blog_cookie, main_cookie = [c.split(";")[0] for c in cookies]  # on /blog/, then on /
+        kept = main_cookie if last == "main" else blog_cookie
+        header = "; ".join([blog_cookie, main_cookie] if last == "main" else [main_cookie, blog_cookie])
+        visits = [get(server.port, "/blog/count", header) for _ in range(3)]
+    finally:
+        server.stop()
+    assert first == "1" and blog_cookie != main_cookie, "a first visit makes two sessions"
+    store = web.session.DiskStore(str(tmp_path / "sessions"))
+    loaded_count = 0 if last == "main" else 1  # what the first visit saved under that id
+    for _, blog_count, set_cookies in visits:
+        assert blog_count == str(loaded_count + 1), "the blog's Session loaded the kept id"
+        assert [c.split(";")[0] for c in set_cookies] == [kept, kept], "both Sessions hold the kept id"
+    assert store[kept.split("=")[1]]["count"] == loaded_count, "the main application saved its copy over the blog's"

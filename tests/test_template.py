@@ -53,3 +53,19 @@ def test_a_templates_folder_relative_to_the_working_directory_fails(tmp_path):
         logs[name] = server.log()
     assert statuses == {"recipe": 200, "relative": 500}
     assert "AttributeError: No template named index" in logs["relative"]
+
+
+def test_the_name_is_only_stripped_of_the_whitespace_around_it(tmp_path):
+    """`.strip()`: the spaces inside are kept, the blanks around it are not, whatever they are."""
+    server = start_recipe(RECIPES / "template" / "app.py", tmp_path)
+    base = f"http://127.0.0.1:{server.port}"
+    try:
+        cookie = urllib.request.urlopen(f"{base}/", timeout=10).headers["Set-Cookie"].split(";")[0]
+        form = urllib.parse.urlencode({"name": " \t Ada  Lovelace \r\n"}).encode()
+        urllib.request.urlopen(urllib.request.Request(f"{base}/name", form, {"Cookie": cookie}), timeout=10)
+        page = urllib.request.urlopen(urllib.request.Request(f"{base}/", headers={"Cookie": cookie}),
+                                      timeout=10).read().decode()
+    finally:
+        server.stop()
+    assert "<p>Hello, Ada  Lovelace!</p>" in page
+    assert '<input name="name" value="Ada  Lovelace">' in page

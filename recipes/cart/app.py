@@ -27,13 +27,15 @@ def refuse(status, message):
 
 
 def posted_item():
-    """The form's `item` field, or a 400 (web.py 0.76 fails on a form not in UTF-8)."""
+    """The form's `item` field: one line of printable text in UTF-8, or a 400."""
     try:
         item = web.input(item="").item
-    except UnicodeDecodeError:
+    except UnicodeDecodeError:  # a raw byte that is not UTF-8: web.py 0.76 would answer 500
         item = ""
-    if not item:
-        raise refuse("400 Bad Request", "The form needs an item, in UTF-8.")
+    # web.py turns a percent-encoded byte that is not UTF-8 (%FF) into U+FFFD, and
+    # a line break in an item would forge a line of the listing.
+    if not item or "\ufffd" in item or not item.isprintable():
+        raise refuse("400 Bad Request", "The form needs an item: printable text, in UTF-8.")
     return item
 
 

@@ -1,8 +1,9 @@
 """One session shared by the main application and the blog mounted at /blog."""
 import web
 
-# Debug mode's reloader breaks sessions (see the count recipe), and each
-# application decides on it when it is made: turn it off before the blog's.
+# Debug mode's reloader re-imports this module, which breaks sessions (see the
+# count recipe). Each application decides on it when it is made: turn it off
+# before the blog's is made too, or the blog would reload itself in production.
 web.config.debug = False
 
 import blog  # a module of this folder: python puts the script's folder on sys.path
