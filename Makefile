@@ -11,9 +11,12 @@ serve: $(VENV)/installed
 test: $(VENV)/installed
 	$(BIN)/python -m pytest
 
-# What a session costs on each store, on this machine (about 5 minutes; needs wrk, PostgreSQL, Redis).
+# What a session costs on each store, on this machine (about 5 minutes; needs wrk, PostgreSQL, Redis),
+# then the Performance page's notebooks again, on the new bench/results.json.
 bench: $(VENV)/installed
 	$(BIN)/python bench/run.py
+	$(BIN)/jupyter nbconvert --log-level WARN --to notebook --execute --inplace \
+		docs/production/performance.ipynb docs/production/performance.fr.ipynb
 
 # French pages whose English twin changed after them, from git history.
 translations:

@@ -17,6 +17,7 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))
 from harness import RECIPES, Services, python_env, start_recipe  # noqa: E402
+from report import table, targets  # noqa: E402
 
 SIZES = [1_000, 10_000, 100_000]
 HTTP_SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
@@ -36,6 +37,7 @@ CASES = {
     "no session": (STOCK, stock("none"), ""),
     "MemoryStore": (STOCK, stock("memory"), ""),
     "DiskStore": (STOCK, stock("disk"), ""),
+    "cleanup recipe": (RECIPES / "cleanup" / "app.py", lambda services: {}, ""),
     "ShelfStore": (STOCK, stock("shelf"), ""),
     "DBStore, SQLite": (STOCK, stock("sqlite"), "SQL"),
     "DBStore, PostgreSQL": (STOCK, on_postgres({"BENCH_STORE": "postgres"}), "SQL"),
@@ -75,43 +77,6 @@ def milliseconds(text):
     return float(number) * {"us": 1e-3, "ms": 1, "s": 1e3}[unit]
 
 
-def targets(results):
-    """Issue #8's targets, each with what was measured: (text, met)."""
-    by_name = {result["name"]: result for result in results}
-    smallest = lambda name: by_name[name]["in_process"][0]  # noqa: E731
-    lines = []
-    speedup = smallest("DBStore, PostgreSQL")["us_per_request"] / smallest("postgres recipe")["us_per_request"]
-    lines.append((f"postgres recipe at least 10x cheaper in-process than DBStore on PostgreSQL: {speedup:.1f}x", speedup >= 10))
-    for name, floor in [("postgres recipe", 0.6), ("redis recipe", 0.65)]:
-        ratio = by_name[name]["ratio"]
-        lines.append((f"{name} at least {floor} of the no-session requests/s: {ratio:.2f}", ratio >= floor))
-    for name in ["postgres recipe", "redis recipe"]:
-        changed, unchanged = smallest(name)["calls_changed"], smallest(name)["calls_unchanged"]
-        lines.append((f"{name}: at most 2 store calls per changed request ({changed}) and 1 per unchanged ({unchanged})",
-                      changed <= 2 and unchanged <= 1))
-        first, last = by_name[name]["in_process"][0], by_name[name]["in_process"][-1]
-        growth = last["us_per_request"] / first["us_per_request"] - 1
-        lines.append((f"{name}: per-request cost from {first['sessions']:,} to {last['sessions']:,} stored sessions "
-                      f"within 10%: {growth:+.0%}", growth <= 0.10))
-    return lines
-
-
-def table(results):
-    header = ("store", "µs/req", "req/s", "ratio", "p99 ms", "calls chg/unchg/new",
-              *(f"µs @{size // 1000}k" for size in SIZES), f"cleanup ms @{SIZES[-1] // 1000}k")
-    rows = [header]
-    for result in results:
-        first, http = result["in_process"][0], result["http"]
-        calls = "-" if not result["calls"] else (
-            f"{first['calls_changed']}/{first['calls_unchanged']}/{first['calls_new_visitor']} {result['calls']}")
-        rows.append((result["name"], f"{first['us_per_request']:.0f}", f"{http['requests_per_second']:.0f}",
-                     f"{result['ratio']:.2f}", f"{http['p99_ms']:.1f}", calls,
-                     *(f"{size['us_per_request']:.0f}" for size in result["in_process"]),
-                     f"{result['in_process'][-1]['cleanup_ms']:.0f}"))
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) for row in rows)
-
-
 def main():
     services = Services()
     results = []
@@ -127,7 +92,7 @@ def main():
         result["ratio"] = result["http"]["requests_per_second"] / baseline
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
-    print(table(results))
+    print(table(results, SIZES))
     print()
     checked = targets(results)
     for text, met in checked:

@@ -39,6 +39,9 @@ def needs_box(page, config):
     lines = [f'!!! info "{words["title"]}"', ""]
     lines.append(f"    - {words['base']}{'' if services else words['alone']}")
     for service in services:
+        if not service["variables"]:  # started by the page itself, like nginx
+            lines.append(f"    - {service['name']}")
+            continue
         variables = listing([f"`{variable}`" for variable in service["variables"]], words["and"])
         lines.append("    - " + words["server"].format(name=service["name"], variables=variables))
     if "recipe" in page.meta:
