@@ -1,0 +1,73 @@
+"""Count visits on disk; idle sessions are removed by `python app.py --cleanup`, never in a request."""
+import os
+import sys
+import time
+
+import web
+
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
+
+
+class DiskStoreCleanedOutside(web.session.DiskStore):
+    """web.py's DiskStore, whose cleanup runs only when `--cleanup` asks for it."""
+
+    def cleanup(self, timeout):
+        pass  # web.py calls this inside requests, where listing every file slows and races
+
+    def remove_idle(self, timeout):
+        """Remove the sessions not saved for `timeout` seconds; return (removed, kept)."""
+        removed = kept = 0
+        oldest_allowed = time.time() - timeout
+        for entry in os.scandir(self.root):
+            try:
+                # The modification time: web.py rewrites the file on every request, and nothing
+                # else does, whereas reading it (a backup) may move its access time.
+                if entry.stat().st_mtime < oldest_allowed:
+                    os.remove(entry.path)
+                    removed += 1
+                else:
+                    kept += 1
+            except FileNotFoundError:
+                pass  # removed by /reset, or a request's temporary file renamed, meanwhile
+        return removed, kept
+
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+cleaning = sys.argv[1:] == ["--cleanup"]  # `python app.py --cleanup` instead of a port
+
+# Checked by the server too, so that a typo shows on start, not in the first cleanup.
+timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
+if not timeout_text.isdecimal() or int(timeout_text) == 0:
+    sys.exit(f"SESSION_TIMEOUT={timeout_text!r}: expected a whole number of seconds, at least 1")
+
+# One file per session in ./sessions, next to wherever the app is started. Elsewhere,
+# --cleanup would make an empty sessions/ and quietly find nothing: refuse instead.
+if cleaning and not os.path.isdir("sessions"):
+    sys.exit("No sessions/ here: run --cleanup from the directory the app is started in")
+store = DiskStoreCleanedOutside("sessions")
+session = web.session.Session(app, store, initializer={"count": 0})
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def GET(self):
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    if cleaning:
+        removed, kept = store.remove_idle(int(timeout_text))
+        print(f"idle sessions: {removed} removed, {kept} kept")
+    else:
+        app.run()
