@@ -16,9 +16,7 @@ def recipe(services, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for name, value in services.cookbook_database().items():
         monkeypatch.setenv(name, value)
-    recipe = import_recipe("postgres")
-    yield recipe
-    recipe.pool.close()
+    return import_recipe("postgres")
 
 
 @pytest.fixture
@@ -61,8 +59,7 @@ def test_the_table_of_statements_is_measured(recipe, statements, page):
 
 def test_an_unchanged_session_is_written_again_once_its_atime_is_a_minute_old(recipe, statements):
     returning = cookie_of(recipe.app.request("/count"))
-    with recipe.pool.connection() as connection:
-        connection.execute("UPDATE sessions SET atime = now() - interval '61 seconds'")
+    recipe.store._execute("UPDATE sessions SET atime = now() - interval '61 seconds'")
     statements.clear()
     recipe.app.request("/nowhere", headers=returning)
     assert statements == ["SELECT", "INSERT"]
@@ -84,3 +81,13 @@ def test_a_database_that_fails_later_answers_503(services, tmp_path):
     finally:
         server.stop()
     assert answer == (503, b"The session store is unavailable, try again later.\n")
+
+
+def test_a_connection_dropped_by_the_server_is_opened_again(recipe):
+    returning = cookie_of(recipe.app.request("/count"))
+    with psycopg.connect(recipe.database_url, autocommit=True) as admin:  # the server ends the recipe's connection
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = 'cookbook' AND pid <> pg_backend_pid()")
+    answers = [recipe.app.request("/count", headers=returning) for _ in range(2)]
+    assert [(answer.status, answer.data) for answer in answers] == [
+        ("503 Service Unavailable", b"The session store is unavailable, try again later.\n"), ("200 OK", b"2")]

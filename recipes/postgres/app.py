@@ -1,4 +1,4 @@
-"""Sessions in PostgreSQL: pooled connections, one SELECT to load, one upsert to save, jsonb data."""
+"""Sessions in PostgreSQL: a connection per thread, one SELECT to load, one upsert to save, jsonb data."""
 import os
 import sys
 import threading
@@ -7,7 +7,6 @@ from pathlib import Path
 import psycopg
 import web
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
@@ -15,21 +14,28 @@ web.config.debug = False  # the reloader and sessions do not mix (see the count 
 class PostgresStore(web.session.Store):
     """One row per session. Unchanged sessions cost one SELECT; changed ones a SELECT and an upsert."""
 
-    def __init__(self, pool, touch_every=60):
-        self.pool = pool
+    def __init__(self, url, touch_every=60):
+        self.url = url
         self.touch_every = touch_every  # seconds: how stale atime may get before an unchanged session is written
-        self.loaded = threading.local()  # (id, row) of this thread's last SELECT, reused within the request
+        self.local = threading.local()  # per server thread: its connection, and the row it read last
+
+    def _execute(self, query, *args):
+        connection = getattr(self.local, "connection", None)
+        if connection is None or connection.broken:  # first use, or the server went away: connect again
+            # Autocommit: no transaction around each statement. synchronous_commit=off: a write returns
+            # before it reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
+            connection = self.local.connection = psycopg.connect(
+                self.url, autocommit=True, connect_timeout=5, options="-c synchronous_commit=off")
+        return connection.execute(query, args)
 
     def _select(self, key):
-        with self.pool.connection() as connection:
-            row = connection.execute(
-                "SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s", (key,)
-            ).fetchone()
-        self.loaded.row = key, row
+        row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s",
+                            key).fetchone()
+        self.local.row = key, row
         return row
 
     def _row(self, key):
-        loaded_key, row = getattr(self.loaded, "row", (None, None))
+        loaded_key, row = getattr(self.local, "row", (None, None))
         return row if loaded_key == key else self._select(key)
 
     def __contains__(self, key):  # web.py asks this first on every request: the one SELECT
@@ -45,20 +51,16 @@ class PostgresStore(web.session.Store):
         row = self._row(key)
         if row and row[0] == value and row[1] < self.touch_every:
             return  # nothing changed and atime is fresh enough: no write
-        with self.pool.connection() as connection:
-            connection.execute(
-                "INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
-                " DO UPDATE SET data = excluded.data, atime = now()", (key, Jsonb(value)))
-        self.loaded.row = key, (value, 0)
+        self._execute("INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
+                      " DO UPDATE SET data = excluded.data, atime = now()", key, Jsonb(value))
+        self.local.row = key, (value, 0)
 
     def __delitem__(self, key):
-        with self.pool.connection() as connection:
-            connection.execute("DELETE FROM sessions WHERE session_id = %s", (key,))
-        self.loaded.row = key, None
+        self._execute("DELETE FROM sessions WHERE session_id = %s", key)
+        self.local.row = key, None
 
     def cleanup(self, timeout):
-        with self.pool.connection() as connection:
-            connection.execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s)", (timeout,))
+        self._execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s)", timeout)
 
 
 urls = (
@@ -75,18 +77,18 @@ try:
         connection.execute((Path(__file__).parent / "schema.sql").read_text())
 except psycopg.Error as error:
     sys.exit(f"Cannot use the sessions table: {error}")
-pool = ConnectionPool(database_url, kwargs={"autocommit": True, "options": "-c synchronous_commit=off"}, min_size=2, max_size=10, timeout=5, open=True)
 
 
 def internal_error():
     """A database that fails during a request gets a clear 503 instead of a bare 500."""
-    if isinstance(sys.exc_info()[1], (psycopg.Error, PoolTimeout)):
+    if isinstance(sys.exc_info()[1], psycopg.Error):
         return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
     return web.internalerror()
 
 
 app.internalerror = internal_error
-session = web.session.Session(app, PostgresStore(pool), initializer={"count": 0})
+store = PostgresStore(database_url)
+session = web.session.Session(app, store, initializer={"count": 0})
 
 
 class count:
