@@ -15,19 +15,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
 
-from harness import REPO
+from harness import REPO, SITE_CONFIG as CONFIG
 
 ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like: kept after the run, not committed
 
 
-class ConfigLoader(yaml.SafeLoader):
-    """Reads mkdocs.yml, ignoring MkDocs' own tags (!relative, !!python/name:...)."""
-
-
-ConfigLoader.add_multi_constructor("", lambda loader, suffix, node: None)
-CONFIG = yaml.load((REPO / "mkdocs.yml").read_text(encoding="utf-8"), ConfigLoader)
 I18N = next(plugin["i18n"] for plugin in CONFIG["plugins"] if "i18n" in plugin)
 LANGUAGES = [language["locale"] for language in I18N["languages"]]  # the default one first
 SITE_PATH = urlsplit(CONFIG["site_url"]).path  # e.g. /sessions-cookbook/

@@ -7,6 +7,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from built_site import I18N, build, copy_project
+from harness import REPO, SERVICES, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
@@ -85,3 +86,23 @@ def test_missing_included_recipe_file_fails_the_build(tmp_path):
     ok, output = build(project, tmp_path / "site")
     assert not ok, output
     assert "recipes/no-such-recipe/app.py" in output
+
+
+RECIPE_PAGES = sorted(path.relative_to(REPO / "docs") for path in (REPO / "docs").rglob("*.md")
+                      if "recipe" in front_matter(path.read_text(encoding="utf-8")))
+
+
+@pytest.mark.parametrize("source", RECIPE_PAGES, ids=str)
+def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
+    meta = front_matter((REPO / "docs" / source).read_text(encoding="utf-8"))
+    url = source.with_suffix("").with_suffix("").as_posix() + "/"
+    url = ("fr/" if language(source) == "fr" else "") + url
+    box = page(site, url).select_one(".admonition.info")
+    assert box is not None, "no box under the title"
+    text = box.get_text(" ")
+    services = [SERVICES[name] for name in meta.get("services", [])]
+    for service in services:
+        assert service["name"] in text
+        assert all(variable in text for variable in service["variables"])
+    assert ("nothing else" in text or "rien d'autre" in text) == (not services)
+    assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}/app.py")
