@@ -44,6 +44,8 @@ VARIANTS["stores with sqlite"] = ("stores", lambda services: {"SESSION_STORE": "
 VARIANTS["stores with memory"] = ("stores", lambda services: {"SESSION_STORE": "memory"})
 VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
 VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
+VARIANTS["locking on postgres"] = ("locking", lambda services: dict(services.cookbook_database(), SESSION_STORE="postgres"))
+VARIANTS["locking on redis"] = ("locking", lambda services: dict(services.environment(["redis"]), SESSION_STORE="redis"))
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
