@@ -177,7 +177,10 @@ ENTRY_PAGES = {
     "cart": "/cart",
     "template": "/",
     "flash": "/",
+    "csrf": "/form",
 }
+#: The session cookie's name where a recipe changes web.py's `webpy_session_id`.
+COOKIE_NAMES = {"cookies": "__Host-sid"}
 
 
 def entry_page(slug):

@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import RECIPES, Services, entry_page, python_env, start_recipe
+from harness import COOKIE_NAMES, RECIPES, Services, entry_page, python_env, start_recipe
 
 PICKLED = "gASVEAAAAAAAAAB9lIwFY291bnSUS2NzLg=="  # base64 of pickle.dumps({"count": 99})
 BAD_VALUES = {
@@ -21,7 +21,6 @@ BAD_VALUES = {
     "empty": b"",
     "semicolons": b";;;=;",
 }
-SESSION_ID = re.compile(rb"webpy_session_id=([0-9a-f]{40});")
 
 
 def dbstore_on_postgres(services):
@@ -53,6 +52,7 @@ def server(request, tmp_path_factory, services):
     slug, environment = VARIANTS[request.param]
     running = start_recipe(RECIPES / slug / "app.py", tmp_path_factory.mktemp(slug), environment(services))
     running.path = entry_page(slug)
+    running.cookie = COOKIE_NAMES.get(slug, "webpy_session_id").encode()
     yield running
     running.stop()
 
@@ -61,7 +61,7 @@ def server(request, tmp_path_factory, services):
 def test_bad_cookie_gets_a_fresh_session(server, value):
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     connection.putrequest("GET", server.path)
-    connection.putheader("Cookie", b"webpy_session_id=" + value)
+    connection.putheader("Cookie", server.cookie + b"=" + value)
     connection.endheaders()
     response = connection.getresponse()
     body = response.read()
@@ -70,6 +70,6 @@ def test_bad_cookie_gets_a_fresh_session(server, value):
     assert 200 <= response.status < 300, body
     if server.path == "/count":
         assert body == b"1"
-    new_id = SESSION_ID.search(response.getheader("Set-Cookie", "").encode())
+    new_id = re.search(re.escape(server.cookie) + rb"=([0-9a-f]{40});", response.getheader("Set-Cookie", "").encode())
     assert new_id and new_id.group(1) != value
     assert "Traceback" not in server.log()

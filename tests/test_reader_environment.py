@@ -3,7 +3,7 @@ import urllib.request
 
 import pytest
 
-from harness import RECIPES, REPO, entry_page, front_matter, start_recipe
+from harness import COOKIE_NAMES, RECIPES, REPO, entry_page, front_matter, start_recipe
 
 DESKTOP = {
     "SESSION_MANAGER": "local/desktop:@/tmp/.ICE-unix/1234,unix/desktop:/tmp/.ICE-unix/1234",
@@ -30,4 +30,4 @@ def test_recipe_starts_and_answers_in_a_desktop_session(slug, tmp_path, services
     finally:
         server.stop()
     assert response.status == 200
-    assert "webpy_session_id=" in response.headers["Set-Cookie"]
+    assert COOKIE_NAMES.get(slug, "webpy_session_id") + "=" in response.headers["Set-Cookie"]

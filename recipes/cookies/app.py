@@ -1,0 +1,50 @@
+"""Count visits with a hardened session cookie: __Host- name, Secure, HttpOnly, SameSite."""
+import os
+import sys
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+samesite = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
+if samesite not in ("Strict", "Lax", "None"):
+    sys.exit(f"SESSION_COOKIE_SAMESITE={samesite!r}: expected Strict, Lax or None")
+
+web.config.session_parameters.update(
+    # A name that does not say web.py; browsers refuse a __Host- cookie
+    # unless it is Secure, on Path=/ and without Domain.
+    cookie_name="__Host-sid",
+    cookie_path="/",  # the whole host, wherever the application is mounted
+    cookie_domain=None,  # this host only, not its subdomains
+    secure=True,  # not over plain HTTP (loopback addresses excepted)
+    httponly=True,  # out of reach of the page's scripts
+    samesite=samesite,  # what other sites' links and forms carry
+)
+
+urls = (
+    "/count", "count",
+    "/reset", "reset",
+)
+
+app = web.application(urls, locals())
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"count": 0}
+)
+
+
+class count:
+    def GET(self):
+        session.count += 1
+        return str(session.count)
+
+
+class reset:
+    def POST(self):  # it changes the session: no link may do it
+        session.kill()
+        return "Reset"
+
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,77 @@
+"""A form protected from cross-site request forgery by a token kept in the session."""
+import hmac
+import html
+import secrets
+
+import web
+
+# The debugger's reloader imports this module a second time and the two
+# Session objects fight over the request: keep debug off with sessions.
+web.config.debug = False
+
+urls = ("/form", "form")
+
+app = web.application(urls, locals())
+session = web.session.Session(
+    app, web.session.DiskStore("sessions"), initializer={"message": ""}
+)
+
+
+def csrf_token():
+    """The session's token, made on first use: one per session, so every open tab has it."""
+    if not session.get("csrf_token"):
+        session.csrf_token = secrets.token_urlsafe(32)
+    return session.csrf_token
+
+
+def token_is_valid(sent):
+    # compare_digest takes as long wherever the two differ; as bytes, since it
+    # refuses text with non-ASCII characters.
+    return hmac.compare_digest(sent.encode(), csrf_token().encode())
+
+
+def form_fields(*names):
+    """The named fields of the posted form as text ("" if missing); 400 for anything else."""
+    try:
+        form = web.input(**dict.fromkeys(names, ""))
+    except UnicodeDecodeError:  # web.py 0.76 fails on a body that is not UTF-8
+        raise web.badrequest()
+    values = [form[name] for name in names]
+    if not all(isinstance(value, str) for value in values):  # an uploaded file
+        raise web.badrequest()
+    return values
+
+
+FORM_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<title>Message</title>
+<h1>Message</h1>
+<p>Your message: {message}</p>
+<form method="post" action="/form">
+  <input type="hidden" name="csrf_token" value="{token}">
+  <label>New message <input name="message"></label>
+  <button>Save</button>
+</form>
+</html>
+"""
+
+
+class form:
+    def GET(self):
+        web.header("Content-Type", "text/html; charset=utf-8")
+        # Escaped: the message is text, never markup of the page.
+        return FORM_PAGE.format(message=html.escape(session.message), token=csrf_token())
+
+    def POST(self):
+        sent, message = form_fields("csrf_token", "message")
+        if not token_is_valid(sent):
+            # Another site cannot know the token. Refused, nothing changes: no
+            # save, and no cookie (a post without one would get a new session's).
+            session.send_cookie = False
+            raise web.forbidden("Forbidden: the form's token is missing or wrong.\n")
+        session.message = message
+        raise web.seeother("/form")
+
+
+if __name__ == "__main__":
+    app.run()
