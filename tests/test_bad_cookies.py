@@ -42,7 +42,10 @@ VARIANTS["stores with shelf"] = ("stores", lambda services: {"SESSION_STORE": "s
 VARIANTS["stores with sqlite"] = ("stores", lambda services: {"SESSION_STORE": "sqlite"})
 VARIANTS["stores with memory"] = ("stores", lambda services: {"SESSION_STORE": "memory"})
 VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
+VARIANTS["resilience on postgres"] = ("resilience", Services.cookbook_database)
 VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
+VARIANTS["scale-out"] = ("scale-out", lambda services: services.environment(["redis"]))
+VARIANTS["scale-out on postgres"] = ("scale-out", Services.cookbook_database)
 VARIANTS["locking on postgres"] = ("locking", lambda services: dict(services.cookbook_database(), SESSION_STORE="postgres"))
 VARIANTS["locking on redis"] = ("locking", lambda services: dict(services.environment(["redis"]), SESSION_STORE="redis"))
 
