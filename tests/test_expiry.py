@@ -69,3 +69,39 @@ def test_a_remembered_cookie_keeps_its_date_on_every_request(defence, tmp_path):
     else:
         assert cookie_date(later) is None  # web.py's next cookie makes it a browser-session one again
 
+
+
+def test_the_cleanup_deletes_abandoned_sessions_and_marks_one_to_two_limits_after_last_use(tmp_path):
+    """web.py cleans up in a request: the first of the process, then at most once per `timeout`."""
+    limit = 3
+    server = running("expiry", tmp_path, env={"SESSION_ABSOLUTE_TIMEOUT": str(limit)})
+    sessions = tmp_path / "sessions"
+    try:
+        start = time.monotonic()
+        request(server, "GET", "/whoami")  # the process's first request: a cleanup
+
+        def at(seconds):
+            """Sleep until `seconds` after the first request, then visit without a cookie."""
+            time.sleep(max(0, start + seconds - time.monotonic()))
+            request(server, "GET", "/whoami")
+            return time.monotonic() - start
+
+        time.sleep(1)
+        abandoned = session_cookie(request(server, "GET", "/whoami")[1]).split("=")[1]  # anonymous
+        logged_out = log_in(server)
+        request(server, "POST", "/logout", logged_out)
+        mark = sessions / (logged_out.split("=")[1] + ".deleted")
+        last_use = time.monotonic() - start
+        there = lambda: ((sessions / abandoned).exists(), mark.exists())  # noqa: E731
+        kept = [there()]
+        at(limit + 0.5)  # a cleanup: both are younger than the limit
+        kept.append(there())
+        past_limit = at(last_use + limit + 0.3)  # past the limit, before the next cleanup
+        kept.append(there())
+        second_cleanup = at(2 * limit + 0.8)  # the next cleanup
+        gone = there() == (False, False)
+    finally:
+        server.stop()
+    assert 1 <= last_use < limit - 0.5 and past_limit < 2 * limit + 0.5, (last_use, past_limit)
+    assert kept == [(True, True)] * 3
+    assert gone and second_cleanup - last_use < 2 * limit

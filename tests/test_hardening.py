@@ -6,8 +6,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,14 +20,18 @@ RECIPE = RECIPES / "hardening" / "app.py"
 SOURCE = RECIPE.read_text()
 SECRET = {"SESSION_SECRET": "test-secret"}
 CHMOD = "        os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755\n"
+MODE = "mode=0o700, "  # in os.makedirs
 SAVE = re.search(r"    def __setitem__.*?raise\n", SOURCE, re.DOTALL).group()  # back to DiskStore's
 
 
-def variant(tmp_path, old, new=""):
-    """tmp_path/app.py: the recipe with `old` replaced, a defence taken out."""
-    assert old in SOURCE
+def variant(tmp_path, old, new="", *more):
+    """tmp_path/app.py: the recipe with `old` replaced by `new` (then each further pair), a defence taken out."""
+    source = SOURCE
+    for old, new in [(old, new), *zip(more[::2], more[1::2])]:
+        assert source.count(old) == 1, old
+        source = source.replace(old, new)
     app = tmp_path / "app.py"
-    app.write_text(SOURCE.replace(old, new))
+    app.write_text(source)
     return app
 
 
@@ -61,8 +67,9 @@ def workdir():
 @pytest.mark.parametrize("existing", [False, True], ids=["new directory", "directory DiskStore made"])
 @pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without chmod"])
 def test_other_users_cannot_list_or_read_the_store(workdir, existing, defended):
-    """Without `os.chmod(root, 0o700)` another local user lists sessions/ (the names are ids) and reads it."""
-    app = RECIPE if defended else variant(workdir, CHMOD)
+    """Without `os.chmod(root, 0o700)` (and the mode given to makedirs) another local user lists
+    sessions/ (the names are ids) and reads it."""
+    app = RECIPE if defended else variant(workdir, CHMOD, "", MODE, "")
     if existing:  # 0755, with a 0644 file in it
         subprocess.run([sys.executable, "-c", 'import web; web.session.DiskStore("sessions")["0123abcd"] = {}'],
                        cwd=workdir, env=python_env(), check=True)
@@ -75,6 +82,56 @@ def test_other_users_cannot_list_or_read_the_store(workdir, existing, defended):
     else:
         assert session_id(response) in listing.stdout.split()
         assert reading.returncode == (0 if existing else 1)  # the recipe's own files are 0600
+
+
+CREATE_STORE = """
+import importlib.util, os, sys
+os.chmod = lambda *args: None  # what the directory is made, before any chmod
+spec = importlib.util.spec_from_file_location("app", sys.argv[1])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+print(oct(os.stat("sessions").st_mode & 0o777))
+"""
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "makedirs without a mode"])
+def test_the_directory_is_made_0700_not_closed_after(tmp_path, defended):
+    """Made 0755 then chmod'ed, sessions/ is open to others in between, and to their open handles after."""
+    app = RECIPE if defended else variant(tmp_path, MODE)
+    made = subprocess.run([sys.executable, "-c", CREATE_STORE, app], cwd=tmp_path, env=python_env(SECRET),
+                          capture_output=True, text=True, check=True).stdout
+    assert made == ("0o700\n" if defended else "0o755\n")  # with the usual umask, 022
+
+
+HOLD_OPEN = """import os, sys
+directory = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+print("open", flush=True)
+sys.stdin.readline()
+print(*sorted(os.listdir(directory)))
+"""
+
+
+@pytest.mark.parametrize("replaced", [False, True], ids=["chmod'ed", "replaced by a new directory"])
+def test_a_handle_opened_while_the_directory_was_open_lists_it_after_chmod(workdir, replaced):
+    """Another user opens sessions/ while DiskStore's 0755; the recipe then starts and counts a visit."""
+    if os.geteuid() != 0:
+        pytest.skip("acting as another local user needs root (runuser)")
+    python = shutil.which("python3", path="/usr/bin:/bin")  # one that nobody may run, unlike a venv under /root
+    if not python:
+        pytest.skip("no /usr/bin/python3 for the user nobody")
+    subprocess.run([sys.executable, "-c", 'import web; web.session.DiskStore("sessions")["0123abcd"] = {}'],
+                   cwd=workdir, env=python_env(), check=True)
+    holder = subprocess.Popen(["runuser", "-u", "nobody", "--", python, "-c", HOLD_OPEN, workdir / "sessions"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "open\n", holder.stderr.read()
+        if replaced:
+            shutil.rmtree(workdir / "sessions")  # the recipe makes a new one, 0700
+        response, _ = first_visit(RECIPE, workdir)
+        listing, _ = holder.communicate("list\n", timeout=10)
+    finally:
+        holder.kill()
+    assert "Permission denied" in as_nobody("ls", workdir / "sessions").stderr
+    assert (session_id(response) in listing.split()) is not replaced
 
 
 @pytest.mark.parametrize("defended", [True, False], ids=["recipe", "DiskStore's own save"])
@@ -120,6 +177,64 @@ def test_a_save_from_another_process_does_not_take_its_temporary_file(tmp_path, 
     # The last save to finish should win; with DiskStore, the first process's is lost without an error.
     assert first.stdout == ("first 0123abcd\n" if defended else "second 0123abcd\n")
     assert first.stderr == ""
+
+
+PAUSED_CHECK = """    def __contains__(self, key):  # the test's: a pause after web.py's check, before its read
+        found = super().__contains__(key)
+        __import__("time").sleep(0.3)
+        return found
+
+"""
+PAUSED_DELETE = """_remove = os.remove
+os.remove = lambda path: (__import__("time").sleep(0.3), _remove(path))  # the test's: a pause before deleting
+"""
+DELETE = re.search(r"    def __delitem__.*?\n\n\n", SOURCE, re.DOTALL).group()
+RACES = {
+    # race: (the requests, 0.1 s apart; the pause that widens the window; the defence, (old, new);
+    #        the error in the log without it)
+    "a visit while the session is reset": (
+        ["/reset", "/count"], ("    def __setitem__", PAUSED_CHECK + "    def __setitem__"),
+        ("session = DeletionTolerantSession(", "session = web.session.Session("), "KeyError: '{id}'"),
+    "two resets at once": (
+        ["/reset", "/reset"], ("\nclass PrivateDiskStore", PAUSED_DELETE + "\nclass PrivateDiskStore"),
+        (DELETE, "\n\n"), "FileNotFoundError: [Errno 2] No such file or directory: 'sessions/{id}'"),
+}
+
+
+@pytest.mark.parametrize("race", RACES)
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the defence"])
+def test_a_session_deleted_by_another_request_is_no_error_and_no_id_in_the_log(tmp_path, race, defended):
+    """DiskStore raises KeyError(id), or FileNotFoundError naming sessions/<id>: web.py logs it with a 500."""
+    paths, pause, defence, error = RACES[race]
+    app = variant(tmp_path, *pause, *([] if defended else defence))
+    server = start_recipe(app, tmp_path, SECRET)
+    try:
+        url = f"http://127.0.0.1:{server.port}"
+        cookie = urllib.request.urlopen(f"{url}/count", timeout=10).headers["Set-Cookie"].split(";")[0]
+
+        def visit(path):
+            request = urllib.request.Request(url + path, headers={"Cookie": cookie})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, response.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, ""
+
+        with ThreadPoolExecutor() as pool:
+            answers = []
+            for path in paths:
+                answers.append(pool.submit(visit, path))
+                time.sleep(0.1)
+            answers = [answer.result() for answer in answers]
+    finally:
+        server.stop()
+    stolen = cookie.split("=")[1]
+    if defended:
+        assert answers == [(200, "Reset"), (200, "1" if paths[1] == "/count" else "Reset")]
+        assert stolen not in server.log() and "Traceback" not in server.log()
+    else:
+        assert answers[1] == (500, "")
+        assert error.format(id=stolen) in server.log()
 
 
 def start_on(app, cwd, address, env=None):

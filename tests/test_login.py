@@ -7,6 +7,7 @@ import http.client
 import statistics
 import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import web
@@ -88,13 +89,14 @@ def test_login_moves_the_data_to_the_new_id_and_deletes_the_old_one(slug, defenc
         old_id = old.split("=")[1]
         store[old_id] = dict(store[old_id], cart=["tea"])  # what a visitor did before logging in
         new_id = log_in(server, old).split("=")[1]
-        status, headers, _ = request(server, "GET", "/whoami", old)
+        status, headers, body = request(server, "GET", "/whoami", old)
     finally:
         server.stop()
     assert store[new_id]["cart"] == ["tea"]
-    # Without the deletion, whoever holds the old id still has the session as it was.
+    # Without the deletion, whoever holds the old id still has the session as it was: anonymous.
     assert (old_id in store) is not defence
     assert (session_cookie(headers) == old) is not defence
+    assert body == "anonymous"
 
 
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)
@@ -125,7 +127,7 @@ def test_an_unknown_name_answers_as_a_wrong_password_and_as_slowly(slug, defence
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)
 @pytest.mark.parametrize("defence", [True, False], ids=["kill", "no kill"])
 def test_logging_out_makes_a_copy_of_the_cookie_worthless(slug, defence, tmp_path):
-    kill = "        session.kill()  # deleted from the store: a copy of the cookie opens nothing\n"
+    kill = "        session.kill()  # deleted from the store: a copy of the cookie opens nothing, now or later\n"
     server = running(slug, tmp_path, defence, old=kill)
     try:
         cookie = log_in(server)
@@ -135,6 +137,42 @@ def test_logging_out_makes_a_copy_of_the_cookie_worthless(slug, defence, tmp_pat
         server.stop()
     assert status == 303 and headers["Location"].endswith("/login")
     assert copy_sees == ("anonymous" if defence else "alice")
+
+
+def timed(call, *args):
+    """call(*args), and the time.monotonic() when it returned."""
+    result = call(*args)
+    return result, time.monotonic()
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["FinalDiskStore", "web.py's DiskStore"])
+def test_a_request_running_at_logout_does_not_bring_the_login_back(slug, defence, tmp_path):
+    """web.py saves the session after each request, here after the logout that deleted it."""
+    server = running(slug, tmp_path, defence, old='FinalDiskStore("sessions")', new='web.session.DiskStore("sessions")')
+    wrong = {"username": "alice", "password": "queen"}  # holds the session while it hashes, about 0.2 s
+    trials = []
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            for _ in range(4):
+                cookie = log_in(server)
+                slow = pool.submit(timed, request, server, "POST", "/login", cookie, wrong)
+                time.sleep(0.05)  # the slow request has loaded the session
+                (logout, _, _), logged_out_at = timed(request, server, "POST", "/logout", cookie)
+                (status, _, _), slow_done_at = slow.result()
+                trials.append({
+                    "answers": (logout, status), "logged out first": logged_out_at < slow_done_at,
+                    "copy sees": whoami(server, cookie),
+                    "in the store": (tmp_path / "sessions" / cookie.split("=")[1]).exists()})
+    finally:
+        server.stop()
+    assert all(trial["answers"] == (303, 401) and trial["logged out first"] for trial in trials), trials
+    copy_sees = [trial["copy sees"] for trial in trials]
+    if defence:
+        assert copy_sees == ["anonymous"] * len(trials), trials
+        assert not any(trial["in the store"] for trial in trials), trials
+    else:  # the login is back, for as long as the cookie is used
+        assert copy_sees.count("alice") >= len(trials) // 2, trials
 
 
 NOT_UTF8 = (b"username=alice&password=\xff", "application/x-www-form-urlencoded")
@@ -159,6 +197,18 @@ def test_what_no_login_form_sends_is_a_bad_request_not_an_error(slug, case, defe
         server.stop()
     assert status == (400 if defence else 500)
     assert ("Traceback" in server.log()) is not defence
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["body only", "query string too"])
+def test_a_password_in_the_url_is_not_read(slug, defence, tmp_path):
+    """web.input() reads the query string as well as the body unless told _method="post"."""
+    server = running(slug, tmp_path, defence, old='web.input(_method="post", ', new="web.input(")
+    try:
+        status = request(server, "POST", "/login?password=wonderland", form={"username": "alice"})[0]
+    finally:
+        server.stop()
+    assert status == (401 if defence else 303)
 
 
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)

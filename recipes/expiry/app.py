@@ -1,4 +1,5 @@
 """Log in and out, and end a login left idle or open for too long (web.py sessions)."""
+import contextlib
 import hashlib
 import hmac
 import os
@@ -32,6 +33,35 @@ ABSOLUTE_TIMEOUT = seconds("SESSION_ABSOLUTE_TIMEOUT", 8 * 60 * 60)
 web.config.session_parameters.timeout = ABSOLUTE_TIMEOUT
 
 
+class FinalDiskStore(web.session.DiskStore):
+    """A DiskStore that a request still running at logout cannot give the session back to.
+
+    web.py saves the session after every request, even one deleted since it was loaded. Here
+    deleting leaves a mark, <id>.deleted, then removes the file; saving writes the file, then
+    removes it if it finds the mark. A save that writes before the mark is removed by the
+    deletion; one that writes after finds the mark. web.py's cleanup removes old marks too.
+    """
+
+    def _mark(self, key):
+        return self._get_path(key) + ".deleted"
+
+    def __contains__(self, key):
+        return super().__contains__(key) and not os.path.exists(self._mark(key))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        if os.path.exists(self._mark(key)):
+            self._remove(key)
+
+    def __delitem__(self, key):
+        open(self._mark(key), "w").close()  # the mark first, then the file
+        self._remove(key)
+
+    def _remove(self, key):
+        with contextlib.suppress(FileNotFoundError):  # another request may delete it too
+            os.remove(self._get_path(key))
+
+
 class RememberMeSession(web.session.Session):
     def _setcookie(self, session_id, expires="", **kw):
         # web.py 0.76 sends the cookie on every request, without a date unless given one:
@@ -43,7 +73,7 @@ class RememberMeSession(web.session.Session):
 
 app = web.application(urls, locals())
 session = RememberMeSession(
-    app, web.session.DiskStore("sessions"), initializer={"username": None}
+    app, FinalDiskStore("sessions"), initializer={"username": None}
 )
 
 
@@ -83,7 +113,7 @@ NOBODY = (os.urandom(16), os.urandom(64))
 def credentials_match(username, password):
     """True for a known name and its password; an unknown name costs the same hashing."""
     salt, expected = USERS.get(username, NOBODY)
-    # compare_digest takes as long wherever the two hashes differ.
+    # compare_digest does not stop at the first byte that differs.
     return hmac.compare_digest(password_hash(password, salt), expected) and username in USERS
 
 
@@ -119,7 +149,7 @@ def login_page(message=""):
 def form_fields(*names):
     """The named fields of the posted form as text ("" if missing); 400 for anything else."""
     try:
-        form = web.input(**dict.fromkeys(names, ""))
+        form = web.input(_method="post", **dict.fromkeys(names, ""))  # not the query string
     except UnicodeDecodeError:  # web.py 0.76 fails on a body that is not UTF-8
         raise web.badrequest()
     values = [form[name] for name in names]
@@ -155,7 +185,7 @@ class whoami:
 
 class logout:
     def POST(self):
-        session.kill()  # deleted from the store: a copy of the cookie opens nothing
+        session.kill()  # deleted from the store: a copy of the cookie opens nothing, now or later
         raise web.seeother("/login")
 
 

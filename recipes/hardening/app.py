@@ -1,4 +1,5 @@
 """Count visits with a session store other local users cannot read."""
+import contextlib
 import ipaddress
 import os
 import sys
@@ -20,7 +21,7 @@ class PrivateDiskStore(web.session.DiskStore):
     """DiskStore whose directory is 0700 and files 0600, written through unique temporary files."""
 
     def __init__(self, root):
-        os.makedirs(root, exist_ok=True)
+        os.makedirs(root, mode=0o700, exist_ok=True)  # the umask only takes bits away: never open to others
         os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755
         self.root = root
 
@@ -34,6 +35,20 @@ class PrivateDiskStore(web.session.DiskStore):
         except BaseException:
             os.remove(temporary)
             raise
+
+    def __delitem__(self, key):
+        with contextlib.suppress(FileNotFoundError):  # deleted meanwhile by another request
+            os.remove(self._get_path(key))
+
+
+class DeletionTolerantSession(web.session.Session):
+    """A session deleted by another request between web.py's check and its read is not an error."""
+
+    def _load(self):
+        try:
+            super()._load()
+        except KeyError:  # DiskStore's, naming the id, a 500 with web.py's Session
+            super()._load()  # not in the store any more: a new session, as for an unknown id
 
 
 def development():
@@ -64,7 +79,7 @@ try:
     store = PrivateDiskStore("sessions")
 except OSError as error:
     sys.exit(f"sessions: {error}")
-session = web.session.Session(app, store, initializer={"count": 0})
+session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 
 class count:

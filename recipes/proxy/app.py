@@ -3,6 +3,7 @@ import ipaddress
 import os
 import sys
 
+import cheroot.server
 import web
 
 # The debugger's reloader imports this module a second time and the two
@@ -46,6 +47,21 @@ def client_address(environ):
         if not is_trusted_proxy(address):
             return address
     return hops[-1]  # proxies all the way: the farthest one
+
+
+class DropUnderscoredHeaders(cheroot.server.HeaderReader):
+    """Drop request headers whose names contain "_", as nginx does by default.
+
+    web.py's built-in server, cheroot, gives X_Forwarded_For the same WSGI name as
+    X-Forwarded-For, HTTP_X_FORWARDED_FOR. (cheroot's own DropUnderscoreHeaderReader
+    looks for a str in the bytes of the name, and fails every request.)
+    """
+
+    def _allow_header(self, key_name):
+        return b"_" not in key_name
+
+
+cheroot.server.HTTPRequest.header_reader = DropUnderscoredHeaders()  # the built-in server only
 
 
 def bind_session_to_client(handler):
