@@ -42,6 +42,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -423,6 +424,15 @@ class Services:
         subprocess.run(["createdb", "cookbook"], env=python_env(env), check=True)
         return dict(env, DATABASE_URL="postgres:///cookbook")
 
+    @contextmanager
+    def postgres_stopped(self):
+        """PostgreSQL stopped for the block, then started again on the same port and data directory."""
+        self.postgres_server.stop()
+        try:
+            yield
+        finally:
+            self.postgres_server.start()
+
     @staticmethod
     def missing(what, install):
         message = f"{what} is not installed: {install}"
@@ -451,6 +461,7 @@ class Services:
             unixsocketdir=str(base), logfile=str(base / "postgres.log"), startparams="-w",
             dbname="cookbook")
         server.start()
+        self.postgres_server = server
         self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
         self.database = DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook")
         return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres"}

@@ -43,6 +43,7 @@ VARIANTS["stores with sqlite"] = ("stores", lambda services: {"SESSION_STORE": "
 VARIANTS["stores with memory"] = ("stores", lambda services: {"SESSION_STORE": "memory"})
 VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
 VARIANTS["resilience on postgres"] = ("resilience", Services.cookbook_database)
+VARIANTS["resilience on postgres"] = ("resilience", Services.cookbook_database)
 VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
 VARIANTS["scale-out"] = ("scale-out", lambda services: services.environment(["redis"]))
 VARIANTS["scale-out on postgres"] = ("scale-out", Services.cookbook_database)
