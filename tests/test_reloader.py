@@ -13,6 +13,10 @@ from harness import RECIPES, start_recipe
 
 GUARD = re.compile(r"^if web\.config\.get\(\"_session\"\) is None:\n.*?^session = web\.config\._session\n",
                    re.MULTILINE | re.DOTALL)
+# The server log's traceback: its "File ..." and source lines are indented, its last line is the error.
+TRACEBACK_ENDING_IN_THE_ERROR = re.compile(
+    r"^Traceback \(most recent call last\):\n(?:  .*\n)+AttributeError: 'ThreadedDict' object has no attribute 'count'\n",
+    re.MULTILINE)
 PLAIN_SESSION = 'session = web.session.Session(app, web.session.DiskStore("sessions"), initializer={"count": 0})\n'
 
 
@@ -63,6 +67,7 @@ def test_debug_mode_runs_the_main_file_again_as_a_module_that_handles_requests(t
     assert server.log().startswith("running as __main__\nrunning as app\nhttp://")
     assert Visitor(server.port).get() == 500
     assert "\nhandled by app\n" in server.log()
+    assert TRACEBACK_ENDING_IN_THE_ERROR.search(server.log()), server.log()
 
 
 def test_without_the_guard_the_first_edit_breaks_the_session(tmp_path, running):

@@ -1,12 +1,29 @@
 """What the stores page says about web.py 0.76's stores beyond its transcripts."""
+import dbm.dumb
+import os
+import subprocess
+import sys
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import RECIPES, count_at_once, import_recipe, start_recipe
+from harness import RECIPES, count_at_once, import_recipe, python_env, start_recipe
 
 APP = RECIPES / "stores" / "app.py"
+SHELF = 'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'
+SYNC = "            self.shelf.sync()\n"
+
+
+def variant(tmp_path, *edits):
+    """The recipe's app.py in tmp_path, with (old, new) replacements."""
+    source = APP.read_text()
+    for old, new in edits:
+        assert old in source, f"{old!r} is no longer in the recipe"
+        source = source.replace(old, new)
+    (tmp_path / "app.py").write_text(source)
+    return tmp_path / "app.py"
 
 
 def visit(server, path="/count", cookie=None):
@@ -35,34 +52,133 @@ def test_two_processes_in_one_directory(tmp_path, store, counts):
     assert seen == counts
 
 
-def swapped_sessions(app, tmp_path, rounds):
-    """Up to `rounds` times, 200 first visits, 20 at a time, then each visitor's second: return who came back as someone else."""
+def second_visits(app, tmp_path, rounds):
+    """Up to `rounds` times, 200 first visits, 20 at a time, then each visitor's second.
+
+    Return (swapped, other): the visitors who came back with the cookie of another
+    visitor of their round, and those who came back with anything else than a
+    count of 2 and their own cookie. Stop after the first round with a swap.
+    """
     server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
-    swapped = []
+    swapped, other = [], []
     try:
         with ThreadPoolExecutor(max_workers=20) as pool:
             for _ in range(rounds):
                 cookies = [cookie for _, cookie in pool.map(lambda _: visit(server), range(200))]
+                assert len(set(cookies)) == len(cookies), "two first visits got the same cookie"
                 again = pool.map(lambda cookie: visit(server, cookie=cookie), cookies)
-                swapped += [(cookie, answer) for cookie, answer in zip(cookies, again) if answer != ("2", cookie)]
+                for cookie, answer in zip(cookies, again):
+                    if answer[1] in cookies and answer[1] != cookie:
+                        swapped.append((cookie, answer))
+                    elif answer != ("2", cookie):
+                        other.append((cookie, answer))
                 if swapped:
                     break
     finally:
         server.stop()
-    return swapped
+    return swapped, other
 
 
 def test_web_py_shelf_store_swaps_sessions_between_threads(tmp_path):
-    """web.session.ShelfStore as it is: some visitors get another visitor's count and cookie."""
-    source = APP.read_text()
-    plain = source.replace("ShelfStore(shelve.open(", "web.session.ShelfStore(shelve.open(")
-    assert plain != source
-    (tmp_path / "app.py").write_text(plain)
-    assert swapped_sessions(tmp_path / "app.py", tmp_path, rounds=10)
+    """web.session.ShelfStore as it is, on dbm.dumb: some visitors come back with another visitor's cookie."""
+    plain = variant(tmp_path, (SHELF, "web.session." + SHELF))
+    swapped, _ = second_visits(plain, tmp_path, rounds=10)
+    assert swapped
 
 
 def test_the_recipe_shelf_store_keeps_each_visitor_session(tmp_path):
-    assert swapped_sessions(APP, tmp_path, rounds=4) == []
+    assert second_visits(APP, tmp_path, rounds=4) == ([], [])
+
+
+def test_dbm_dumb_threads_adding_keys_at_once_can_write_at_the_same_place(tmp_path):
+    """dbm.dumb appends each new value at the end of its data file, found without a lock."""
+    keys = [f"key{i:04d}".encode() for i in range(400)]
+    for attempt in range(200):
+        with dbm.dumb.open(str(tmp_path / f"db{attempt}"), "c") as db:
+            with ThreadPoolExecutor(max_workers=20) as pool:
+                list(pool.map(lambda key: db.__setitem__(key, key), keys))
+            wrong = {key: db[key] for key in keys if db[key] != key}
+        if wrong:
+            break
+    assert wrong and set(wrong.values()) <= set(keys), "some keys read the value of another key"
+
+
+def python_builds():
+    """This interpreter, and Debian's own if there is one: two builds that may have different dbm modules."""
+    found = {}
+    for python in [sys.executable, "/usr/bin/python3"]:
+        if os.path.exists(python):
+            found.setdefault(os.path.realpath(python), python)
+    return list(found.values())
+
+
+FIRST_DBM = """
+import dbm, importlib, shelve
+shelve.open("shelf").close()
+def has(name):
+    try:
+        importlib.import_module(name)
+        return True
+    except ImportError:
+        return False
+print(dbm.whichdb("shelf"), [name for name in dbm._names if has(name)][0])
+"""
+
+
+@pytest.mark.parametrize("python", python_builds())
+def test_shelve_open_uses_the_first_dbm_module_the_python_build_has(tmp_path, python):
+    made_by, first = subprocess.run([python, "-c", FIRST_DBM], cwd=tmp_path, env=python_env(), check=True,
+                                    stdout=subprocess.PIPE, text=True).stdout.split()
+    assert made_by == first
+
+
+def visits_then_restart(app, tmp_path, count):
+    """Count to `count` with one cookie, stop the server with SIGTERM, start it again: its answer and log."""
+    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    try:
+        body, cookie = visit(server)
+        for _ in range(count - 1):
+            body, _ = visit(server, cookie=cookie)
+        assert body == str(count)
+    finally:
+        server.stop()  # SIGTERM, as the page's restarts
+    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    try:
+        return visit(server, cookie=cookie)[0], server.log()
+    except urllib.error.HTTPError as error:
+        return error.code, server.log()
+    finally:
+        server.stop()
+
+
+def test_the_recipe_shelf_keeps_a_session_that_grew_across_a_sigterm_stop(tmp_path):
+    """Past 255 the count takes one byte more in the session's pickle; the recipe syncs after each change."""
+    assert visits_then_restart(APP, tmp_path, 300)[0] == "301"
+
+
+def test_unsynced_a_session_that_grew_fails_after_a_sigterm_stop(tmp_path):
+    """Without the recipe's sync(), the restart reads the session at the size dbm.dumb's index file has."""
+    unsynced = variant(tmp_path, (SYNC, ""))
+    answer, log = visits_then_restart(unsynced, tmp_path, 300)
+    assert answer == 500
+    assert "UnpicklingError: pickle data was truncated" in log
+
+
+MOVE_THEN_SIGTERM = """
+import dbm.dumb, os, signal
+db = dbm.dumb.open("db", "c")
+db["key"] = b"small"
+db["key"] = b"large" * 200  # 1000 bytes: more than its 512-byte block, so it moves
+os.kill(os.getpid(), signal.SIGTERM)
+"""
+
+
+def test_dbm_dumb_after_a_sigterm_reads_a_moved_value_at_its_old_place(tmp_path):
+    """dbm.dumb writes a new key to its index file at once, a value's new place only on sync or close."""
+    stopped = subprocess.run([sys.executable, "-c", MOVE_THEN_SIGTERM], cwd=tmp_path, env=python_env())
+    assert stopped.returncode == -15
+    with dbm.dumb.open(str(tmp_path / "db"), "c") as db:
+        assert db["key"] == b"small"
 
 
 def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(tmp_path):

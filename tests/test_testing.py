@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness import RECIPES, import_recipe, python_env
+from harness import RECIPES, fetch, import_recipe, python_env, start_recipe
 
 TEST_FILE = RECIPES / "testing" / "test_app.py"
 
@@ -49,6 +49,17 @@ def test_the_tests_do_not_see_debug_mode(tmp_path):
     folder = copy_of_the_recipe(tmp_path, [("app.py", "web.config.debug = False", "")])
     returncode, output = pytest_in(folder, "-q")
     assert returncode == 0, output
+
+
+def test_in_debug_mode_the_server_fails_every_request_that_uses_the_session(tmp_path):
+    """Run as the main script, the same app.py answers 500 where a handler uses the session, 404 elsewhere."""
+    folder = copy_of_the_recipe(tmp_path, [("app.py", "web.config.debug = False", "")])
+    server = start_recipe(folder / "app.py", folder)
+    try:
+        statuses = {path: fetch(server.port, path)[0] for path in ["/count", "/reset", "/", "/nope"]}
+    finally:
+        server.stop()
+    assert statuses == {"/count": 500, "/reset": 500, "/": 404, "/nope": 404}
 
 
 def test_without_a_new_import_per_test_the_later_tests_keep_no_session(tmp_path):

@@ -1,4 +1,5 @@
 """Count visits in the session store SESSION_STORE names: disk (default), shelf, sqlite or memory."""
+import dbm.dumb
 import os
 import shelve
 import sys
@@ -17,7 +18,13 @@ app = web.application(urls, locals())
 
 
 class ShelfStore(web.session.ShelfStore):
-    """web.py's ShelfStore, one thread at a time: on dbm.dumb, threads swap visitors' sessions."""
+    """web.py's ShelfStore, one thread at a time, synced after each change.
+
+    Unlocked, threads swap visitors' sessions on dbm.dumb. Unsynced, dbm.dumb writes a
+    changed value's new size or place to its index file only on sync or close, which a
+    server stopped by SIGTERM never reaches: after a restart, a session that grew can
+    no longer be read.
+    """
 
     def __init__(self, shelf):
         super().__init__(shelf)
@@ -30,10 +37,12 @@ class ShelfStore(web.session.ShelfStore):
     def __setitem__(self, key, value):
         with self.lock:
             super().__setitem__(key, value)
+            self.shelf.sync()
 
     def __delitem__(self, key):
         with self.lock:
             super().__delitem__(key)
+            self.shelf.sync()
 
     def cleanup(self, timeout):
         with self.lock:
@@ -60,7 +69,9 @@ def sqlite_store():
 # Only the chosen store is made, so only its files appear.
 STORES = {
     "disk": lambda: web.session.DiskStore("sessions"),
-    "shelf": lambda: ShelfStore(shelve.open("sessions.shelf")),  # an open shelf, not a file name
+    # An open shelf, not a file name, on dbm.dumb: shelve.open() would take the first
+    # dbm module this Python's build has, and only dbm.dumb has been tried here.
+    "shelf": lambda: ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c"))),
     "sqlite": sqlite_store,
     "memory": MemoryStore,
 }
