@@ -21,10 +21,13 @@ LOCAL_SCHEMES = ("data:", "blob:", "about:")
 class Tab:
     """One page in its own browser context, watched."""
 
-    def __init__(self, context, origin):
+    def __init__(self, context, origin, search=True):
         self.context, self.origin = context, origin.rstrip("/")
         self.errors, self.external = [], []
         context.route("**/*", self._route)
+        if not search:
+            # Material's search worker indexes the whole site on every page: serve it no pages.
+            context.route("**/search/search_index.json", self._empty_search_index)
         self.page = context.new_page()
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda error: self.errors.append(f"uncaught: {error}"))
@@ -36,6 +39,11 @@ class Tab:
         else:
             self.external.append(url)
             route.abort()
+
+    @staticmethod
+    def _empty_search_index(route):
+        index = route.fetch().json()
+        route.fulfill(json=dict(index, docs=[]))
 
     def _console(self, message):
         if message.type == "error":
@@ -60,14 +68,18 @@ def browser():
 
 @pytest.fixture
 def open_tab(browser):
-    """open_tab(origin, **context options) -> Tab; every context is closed after the test."""
+    """open_tab(origin, search=True, **context options) -> Tab; every context is closed after the test.
+
+    `search=False` gives the site's search an empty index: pages load as fast as the reader's
+    second page, where the browser has cached it (tests that don't search use it).
+    """
     contexts = []
 
-    def open_tab(origin, **options):
+    def open_tab(origin, search=True, **options):
         context = browser.new_context(**options)
         context.set_default_timeout(10_000)  # a missing element fails in seconds, not half a minute
         contexts.append(context)
-        return Tab(context, origin)
+        return Tab(context, origin, search)
 
     yield open_tab
     for context in contexts:

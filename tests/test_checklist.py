@@ -1,0 +1,94 @@
+"""What web.py 0.76 does by itself, row by row of the security checklist page."""
+import base64
+import pickle
+import re
+import time
+
+import pytest
+import web
+
+ID = re.compile(r"webpy_session_id=([0-9a-f]+);")
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A stock web.py application with a DiskStore session: GET /count, POST /message, GET /logout."""
+    class count:
+        def GET(self):
+            session.count += 1
+            return str(session.count)
+
+    class message:
+        def POST(self):
+            session.message = web.input(text="").text
+            return "saved"
+
+    class logout:
+        def GET(self):
+            session.kill()
+            return "bye"
+
+    application = web.application(("/count", "count", "/message", "message", "/logout", "logout"),
+                                  locals(), autoreload=False)
+    store = web.session.DiskStore(str(tmp_path / "sessions"))
+    session = web.session.Session(application, store, initializer={"count": 0})
+    application.store = store
+    return application
+
+
+def session_id(response):
+    return ID.search(dict(response.header_items)["Set-Cookie"]).group(1)
+
+
+def visit(app, path, session=None, **kwargs):
+    headers = {"Cookie": f"webpy_session_id={session}"} if session else {}
+    return app.request(path, headers=headers, **kwargs)
+
+
+def test_ids_are_40_hex_characters_and_never_repeat(app):
+    ids = {session_id(visit(app, "/count")) for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(one) == 40 for one in ids)
+
+
+def test_the_id_of_a_session_never_changes(app):
+    first = session_id(visit(app, "/count"))
+    assert {session_id(visit(app, "/count", first)) for _ in range(20)} == {first}
+
+
+def test_a_session_in_use_never_ends(app, monkeypatch):
+    monkeypatch.setitem(web.config.session_parameters, "timeout", 1)
+    first = session_id(visit(app, "/count"))
+    deadline = time.monotonic() + 3  # three times the timeout, used every half second
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        response = visit(app, "/count", first)
+    assert session_id(response) == first and int(response.data) > 5
+
+
+def test_the_cookie_is_httponly_on_the_home_path_and_nothing_else(app):
+    assert dict(visit(app, "/count").header_items)["Set-Cookie"].endswith("; HttpOnly; Path=/")
+
+
+def test_kill_deletes_the_session_from_the_store(app):
+    first = session_id(visit(app, "/count"))
+    assert first in app.store
+    visit(app, "/logout", first)
+    assert first not in app.store
+
+
+def test_an_unknown_id_gets_a_new_session(app):
+    assert session_id(visit(app, "/count", "ab" * 20)) != "ab" * 20
+
+
+def test_the_store_holds_a_pickle(app, tmp_path):
+    first = session_id(visit(app, "/count"))
+    stored = (tmp_path / "sessions" / first).read_bytes()
+    assert pickle.loads(base64.decodebytes(stored))["count"] == 1
+
+
+def test_a_post_from_anywhere_is_accepted(app):
+    first = session_id(visit(app, "/count"))
+    response = visit(app, "/message", first, method="POST", data="text=from+another+site",
+                     env={"HTTP_ORIGIN": "http://elsewhere.example", "HTTP_REFERER": "http://elsewhere.example/"})
+    assert response.data == b"saved"
