@@ -1,6 +1,8 @@
 """What the postgres page says about its store beyond its transcripts."""
+import datetime
 import re
 import subprocess
+import urllib.request
 
 import psycopg
 import pytest
@@ -67,8 +69,34 @@ def test_an_unchanged_session_is_written_again_once_its_atime_is_a_minute_old(re
 
 def test_values_that_json_cannot_hold_are_refused(recipe):
     recipe.session.store["0" * 40] = {"count": 1}
-    with pytest.raises(TypeError, match="not JSON serializable"):
-        recipe.session.store["1" * 40] = {"tags": {"a", "b"}}
+    for value in [{"a", "b"}, datetime.date(2026, 1, 1)]:
+        with pytest.raises(TypeError, match="not JSON serializable"):
+            recipe.session.store["1" * 40] = {"value": value}
+
+
+def test_a_nul_character_fails_the_save_with_a_503(recipe):
+    class nul:
+        def GET(self):
+            recipe.session.text = "a\x00b"
+            return "set"
+
+    recipe.app.add_mapping("/nul", nul)
+    answer = recipe.app.request("/nul")
+    assert (answer.status, answer.data) == ("503 Service Unavailable", b"The session store is unavailable, try again later.\n")
+
+
+def test_a_tuple_comes_back_a_list_so_setting_it_again_writes_every_time(recipe, statements):
+    class pair:
+        def GET(self):
+            recipe.session.pair = (1, 2)
+            return "set"
+
+    recipe.app.add_mapping("/pair", pair)
+    returning = cookie_of(recipe.app.request("/pair"))
+    assert recipe.store._select(returning["Cookie"].split("=")[1])[0]["pair"] == [1, 2]
+    statements.clear()
+    recipe.app.request("/pair", headers=returning)
+    assert statements == ["SELECT", "INSERT"], "the same pair, yet written again"
 
 
 def test_a_database_that_fails_later_answers_503(services, tmp_path):
@@ -83,11 +111,20 @@ def test_a_database_that_fails_later_answers_503(services, tmp_path):
     assert answer == (503, b"The session store is unavailable, try again later.\n")
 
 
-def test_a_connection_dropped_by_the_server_is_opened_again(recipe):
-    returning = cookie_of(recipe.app.request("/count"))
-    with psycopg.connect(recipe.database_url, autocommit=True) as admin:  # the server ends the recipe's connection
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                      " WHERE datname = 'cookbook' AND pid <> pg_backend_pid()")
-    answers = [recipe.app.request("/count", headers=returning) for _ in range(2)]
-    assert [(answer.status, answer.data) for answer in answers] == [
-        ("503 Service Unavailable", b"The session store is unavailable, try again later.\n"), ("200 OK", b"2")]
+def test_connections_dropped_by_the_server_are_opened_again_unseen(services, tmp_path):
+    env = services.cookbook_database()
+    server = start_recipe(RECIPES / "postgres" / "app.py", tmp_path, env)
+    try:
+        cookie = {"Cookie": first_cookie(server.port)}
+        before = [fetch(server.port, "/count", cookie) for _ in range(11)]  # spread over the server's threads
+        subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = 'cookbook' AND pid <> pg_backend_pid()"], env=python_env(env), check=True)
+        after = [fetch(server.port, "/count", cookie) for _ in range(12)]
+    finally:
+        server.stop()
+    assert [answer for answer in before + after] == [(200, str(n).encode()) for n in range(2, 25)]
+
+
+def first_cookie(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as response:
+        return response.headers["Set-Cookie"].split(";")[0]

@@ -20,13 +20,19 @@ class PostgresStore(web.session.Store):
         self.local = threading.local()  # per server thread: its connection, and the row it read last
 
     def _execute(self, query, *args):
-        connection = getattr(self.local, "connection", None)
-        if connection is None or connection.broken:  # first use, or the server went away: connect again
-            # Autocommit: no transaction around each statement. synchronous_commit=off: a write returns
-            # before it reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
-            connection = self.local.connection = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=5, options="-c synchronous_commit=off")
-        return connection.execute(query, args)
+        for attempt in range(2):
+            connection = getattr(self.local, "connection", None)
+            if connection is None or connection.broken:  # first use, or the server dropped it
+                # Autocommit: no BEGIN/COMMIT around each statement. synchronous_commit=off: a write returns
+                # before it reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
+                connection = self.local.connection = psycopg.connect(
+                    self.url, autocommit=True, connect_timeout=5, options="-c synchronous_commit=off")
+            try:
+                return connection.execute(query, args)
+            except psycopg.OperationalError:
+                if attempt or not connection.broken:
+                    raise  # the server is down, or the statement itself failed
+                # A connection dropped since its last use (a restart): every statement here can run again.
 
     def _select(self, key):
         row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s",
