@@ -66,6 +66,8 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\
 
 #: Transcript blocks of docs/ that ran and matched, by language ("en" or "fr").
 transcripts_run = Counter()
+#: Figures of the reliability tests (requests tried, errors, lost updates...), printed at the end of the run.
+reliability_figures = Counter()
 
 
 def language(path):
@@ -196,6 +198,34 @@ def count_at_once(port, requests=40, workers=10):
     with ThreadPoolExecutor(max_workers=workers) as pool:
         list(pool.map(lambda _: urllib.request.urlopen(request, timeout=10).read(), range(requests)))
     return int(urllib.request.urlopen(request, timeout=10).read()) - 2  # minus the first and last visits
+
+
+def session_cookie(response):
+    """The Cookie header that sends back the session an ``app.request()`` response set."""
+    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
+
+
+#: The leading number of a table row's second cell: how a page states a count per kind of request.
+TABLE_COUNT = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)
+
+
+def table_counts(page):
+    """The counts a page's table states, row by row (the page has one such table)."""
+    return [int(count) for count in TABLE_COUNT.findall(Path(page).read_text(encoding="utf-8"))]
+
+
+def store_calls_by_request(app, log):
+    """What the store did, as ``log`` records it, for each kind of request to a ``/count`` recipe."""
+    def calls(path, headers={}):
+        log.clear()
+        response = app.request(path, headers=headers)
+        return response, list(log)
+
+    first, first_calls = calls("/count")  # a process's first request: the cleanup, then a new visitor
+    returning = session_cookie(first)
+    return {"first": first_calls, "returning": calls("/count", returning)[1],
+            "unchanged": calls("/nowhere", returning)[1], "new": calls("/count")[1],
+            "reset": calls("/reset", returning)[1]}
 
 
 def import_recipe(slug):

@@ -6,20 +6,14 @@ import types
 import pytest
 import web
 
-from harness import REPO, RECIPES, RecipeExited, count_at_once, fetch, import_recipe, start_recipe
-
-STATEMENTS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of statements
-
+from harness import (REPO, RECIPES, RecipeExited, count_at_once, fetch, import_recipe, session_cookie, start_recipe,
+                     table_counts)
 
 @pytest.fixture
 def recipe(tmp_path, monkeypatch):
     """The dbstore recipe on a new sessions.db, imported as a new process would."""
     monkeypatch.chdir(tmp_path)  # sessions.db is created in the working directory
     return import_recipe("dbstore")
-
-
-def cookie_of(response):
-    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
 
 
 def record(recipe, monkeypatch):
@@ -45,13 +39,13 @@ def test_the_table_of_statements_is_measured(recipe, monkeypatch, page):
 
     first = statements("/count")  # the process's first request: cleanup, then a new visitor
     statements("/count")
-    returning = cookie_of(first)
+    returning = session_cookie(first)
     statements("/count", returning)
     statements("/count", {"Cookie": "webpy_session_id=" + "ab" * 20})
     statements("/reset", returning)
     first_request_extra = measured.pop(0) - measured[0]
 
-    documented = [int(n) for n in STATEMENTS.findall((REPO / "docs" / "basics" / page).read_text())]
+    documented = table_counts(REPO / "docs" / "basics" / page)
     # The page's rows: returning visitor, new visitor, gone session, reset, first request's extra.
     assert documented == [measured[1], measured[0], measured[2], measured[3], first_request_extra]
 

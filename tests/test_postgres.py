@@ -7,10 +7,8 @@ import urllib.request
 import psycopg
 import pytest
 
-from harness import RECIPES, REPO, fetch, import_recipe, python_env, start_recipe
-
-STATEMENTS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of statements
-
+from harness import (RECIPES, REPO, fetch, import_recipe, python_env, session_cookie, start_recipe,
+                     store_calls_by_request, table_counts)
 
 @pytest.fixture
 def recipe(services, tmp_path, monkeypatch):
@@ -31,36 +29,19 @@ def statements(monkeypatch):
     return log
 
 
-def cookie_of(response):
-    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
-
-
 @pytest.mark.parametrize("page", ["postgres.md", "postgres.fr.md"])
 def test_the_table_of_statements_is_measured(recipe, statements, page):
-    def measured(path, headers={}):
-        statements.clear()
-        response = recipe.app.request(path, headers=headers)
-        return response, list(statements)
-
-    first, first_statements = measured("/count")  # the process's first request: cleanup, then a new visitor
-    returning = cookie_of(first)
-    rows = {
-        "returning": measured("/count", returning)[1],
-        "unchanged": measured("/nowhere", returning)[1],
-        "new": measured("/count")[1],
-        "reset": measured("/reset", returning)[1],
-    }
+    rows = store_calls_by_request(recipe.app, statements)
     assert rows["returning"] == ["SELECT", "INSERT"]
     assert rows["unchanged"] == ["SELECT"]
-    assert first_statements == ["DELETE"] + rows["new"]
-
-    documented = [int(n) for n in STATEMENTS.findall((REPO / "docs" / "production" / page).read_text())]
+    assert rows["first"] == ["DELETE"] + rows["new"]
     # The page's rows: changed, unchanged, new visitor, reset, first request's extra.
-    assert documented == [len(rows["returning"]), len(rows["unchanged"]), len(rows["new"]), len(rows["reset"]), 1]
+    assert table_counts(REPO / "docs" / "production" / page) == [
+        len(rows["returning"]), len(rows["unchanged"]), len(rows["new"]), len(rows["reset"]), 1]
 
 
 def test_an_unchanged_session_is_written_again_once_its_atime_is_a_minute_old(recipe, statements):
-    returning = cookie_of(recipe.app.request("/count"))
+    returning = session_cookie(recipe.app.request("/count"))
     recipe.store._execute("UPDATE sessions SET atime = now() - interval '61 seconds'")
     statements.clear()
     recipe.app.request("/nowhere", headers=returning)
@@ -92,7 +73,7 @@ def test_a_tuple_comes_back_a_list_so_setting_it_again_writes_every_time(recipe,
             return "set"
 
     recipe.app.add_mapping("/pair", pair)
-    returning = cookie_of(recipe.app.request("/pair"))
+    returning = session_cookie(recipe.app.request("/pair"))
     assert recipe.store._select(returning["Cookie"].split("=")[1])[0]["pair"] == [1, 2]
     statements.clear()
     recipe.app.request("/pair", headers=returning)

@@ -4,10 +4,7 @@ import re
 import pytest
 import redis
 
-from harness import RECIPES, REPO, fetch, import_recipe, start_recipe
-
-COMMANDS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of commands
-
+from harness import RECIPES, REPO, fetch, import_recipe, session_cookie, start_recipe, store_calls_by_request, table_counts
 
 @pytest.fixture
 def recipe(services, monkeypatch):
@@ -27,35 +24,18 @@ def commands(monkeypatch):
     return log
 
 
-def cookie_of(response):
-    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
-
-
 @pytest.mark.parametrize("page", ["redis.md", "redis.fr.md"])
 def test_the_table_of_commands_is_measured(recipe, commands, page):
-    def measured(path, headers={}):
-        commands.clear()
-        response = recipe.app.request(path, headers=headers)
-        return response, list(commands)
-
-    first, first_commands = measured("/count")  # the process's first request: cleanup, then a new visitor
-    returning = cookie_of(first)
-    rows = {
-        "returning": measured("/count", returning)[1],
-        "unchanged": measured("/nowhere", returning)[1],
-        "new": measured("/count")[1],
-        "reset": measured("/reset", returning)[1],
-    }
-    assert rows == {"returning": ["GETEX", "SET"], "unchanged": ["GETEX"], "new": ["GETEX", "SET"], "reset": ["GETEX", "DEL"]}
-    assert first_commands == rows["new"], "the cleanup sends nothing"
-
-    documented = [int(n) for n in COMMANDS.findall((REPO / "docs" / "production" / page).read_text())]
+    rows = store_calls_by_request(recipe.app, commands)
+    assert rows == {"first": ["GETEX", "SET"], "returning": ["GETEX", "SET"], "unchanged": ["GETEX"],
+                    "new": ["GETEX", "SET"], "reset": ["GETEX", "DEL"]}, "the cleanup sends nothing"
     # The page's rows: changed, unchanged, new visitor, reset.
-    assert documented == [len(rows["returning"]), len(rows["unchanged"]), len(rows["new"]), len(rows["reset"])]
+    assert table_counts(REPO / "docs" / "production" / page) == [
+        len(rows["returning"]), len(rows["unchanged"]), len(rows["new"]), len(rows["reset"])]
 
 
 def test_every_read_pushes_the_expiry_back(recipe):
-    returning = cookie_of(recipe.app.request("/count"))
+    returning = session_cookie(recipe.app.request("/count"))
     key = "session:" + returning["Cookie"].split("=")[1]
     recipe.store.client.expire(key, 5)
     recipe.app.request("/nowhere", headers=returning)  # unchanged: no SET, only GETEX
