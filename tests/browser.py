@@ -42,8 +42,7 @@ class Tab:
 
     @staticmethod
     def _empty_search_index(route):
-        index = route.fetch().json()
-        route.fulfill(json=dict(index, docs=[]))
+        route.fulfill(json={"config": {"lang": ["en"], "separator": r"[\s\-]+", "pipeline": []}, "docs": []})
 
     def _console(self, message):
         if message.type == "error":

@@ -6,6 +6,7 @@ pages' links need), with each language's 404 page for a missing path under that 
 """
 import functools
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -89,3 +90,25 @@ def site_url(site):
     yield f"http://127.0.0.1:{server.server_port}{SITE_PATH}"
     server.shutdown()
     server.server_close()
+
+
+DOCS = REPO / "docs"
+CONSOLE = re.compile(r"^[ \t]*```console\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+HOME = {"en": "", "fr": "fr/"}
+
+
+def url_of(source):
+    """docs/basics/count.fr.md -> fr/basics/count/ (the page's address under the site)."""
+    path = source.relative_to(DOCS).as_posix()
+    language = "fr/" if re.search(r"\.fr\.(md|ipynb)$", path) else ""
+    path = re.sub(r"(\.fr)?\.(md|ipynb)$", "/", path).removesuffix("index/")
+    return language + path
+
+
+def english_pages():
+    return sorted(path for path in DOCS.rglob("*") if re.search(r"(?<!\.fr)\.(md|ipynb)$", path.name))
+
+
+def built_pages(site):
+    return sorted(path.relative_to(site).parent.as_posix().removeprefix(".") + "/"
+                  for path in site.rglob("index.html"))

@@ -1,48 +1,13 @@
-"""The built site in a real browser, served from 127.0.0.1, as a reader with no network meets it."""
+"""The built site in a real browser, served from 127.0.0.1, as a reader with no network meets it:
+copy buttons, search, colours, a phone, 404 pages, downloads (every page's requests and language
+switch are in test_browser_every_page.py, so that the two files run side by side)."""
 import re
 import textwrap
 
 import pytest
 
-from built_site import ARTIFACTS
+from built_site import ARTIFACTS, CONSOLE, DOCS, HOME, url_of
 from harness import REPO, parse_transcript
-
-DOCS = REPO / "docs"
-CONSOLE = re.compile(r"^[ \t]*```console\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
-HOME = {"en": "", "fr": "fr/"}
-
-
-def url_of(source):
-    """docs/basics/count.fr.md -> fr/basics/count/ (the page's address under the site)."""
-    path = source.relative_to(DOCS).as_posix()
-    language = "fr/" if re.search(r"\.fr\.(md|ipynb)$", path) else ""
-    path = re.sub(r"(\.fr)?\.(md|ipynb)$", "/", path).removesuffix("index/")
-    return language + path
-
-
-def english_pages():
-    return sorted(path for path in DOCS.rglob("*") if re.search(r"(?<!\.fr)\.(md|ipynb)$", path.name))
-
-
-def built_pages(site):
-    return sorted(path.relative_to(site).parent.as_posix().removeprefix(".") + "/"
-                  for path in site.rglob("index.html"))
-
-
-def test_no_page_requests_another_host_or_logs_an_error(site, site_url, open_tab):
-    urls = [*built_pages(site), "404.html", "fr/404.html"]
-    seen = {}
-    # Eight tabs at a time, each in a context of its own: their waits for a quiet network overlap.
-    for start in range(0, len(urls), 8):
-        batch = {url: open_tab(site_url, search=False) for url in urls[start:start + 8]}
-        for url, tab in batch.items():
-            tab.page.goto(site_url + url.lstrip("/"), wait_until="commit")
-        for url, tab in batch.items():
-            tab.page.wait_for_load_state("networkidle")
-            seen[url] = tab.problems()
-            tab.context.close()
-    assert len(seen) >= 12
-    assert {url: problems for url, problems in seen.items() if problems} == {}
 
 
 def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
@@ -83,24 +48,6 @@ def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
     tab.page.goto(site_url + "basics/count/")
     recipe = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8")
     assert copy(tab.page, tab.page.locator(".language-python").first) == recipe.rstrip()
-
-
-def switch_language(page, language):
-    page.locator(".md-header__option .md-select").hover()
-    page.locator(f"a.md-select__link[hreflang={language}]").click()
-    page.wait_for_load_state()
-
-
-def test_language_switch_keeps_the_page(site_url, open_tab):
-    tab = open_tab(site_url, search=False)
-    for source in english_pages():
-        english = site_url + url_of(source)
-        tab.page.goto(english)
-        switch_language(tab.page, "fr")
-        assert tab.page.url == site_url + "fr/" + url_of(source)
-        switch_language(tab.page, "en")
-        assert tab.page.url == english
-    assert not tab.problems()
 
 
 @pytest.mark.parametrize("language", HOME)
