@@ -3,7 +3,7 @@ from collections import defaultdict
 
 import pytest
 
-from harness import REPO, Services, page_tests, transcripts_run
+from harness import REPO, Services, page_tests, reliability_figures, transcripts_run
 
 pytest_plugins = ["built_site", "browser"]  # fixtures: the built site, served; a browser
 
@@ -18,14 +18,16 @@ def services():
 
 
 def pytest_sessionfinish(session):
-    """Under pytest-xdist, a worker hands its transcript counts to the controller."""
+    """Under pytest-xdist, a worker hands its transcript counts and reliability figures to the controller."""
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["transcripts_run"] = dict(transcripts_run)
+        session.config.workeroutput["reliability_figures"] = dict(reliability_figures)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node, error):
     transcripts_run.update(getattr(node, "workeroutput", {}).get("transcripts_run", {}))
+    reliability_figures.update(getattr(node, "workeroutput", {}).get("reliability_figures", {}))
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -41,3 +43,7 @@ def pytest_terminal_summary(terminalreporter):
         write("slowest pages:")
         for path, total in sorted(seconds.items(), key=lambda item: -item[1])[:5]:
             write(f"  {total:6.2f}s  {path}")
+    if reliability_figures:
+        write("reliability (issue #9):")
+        for name, value in sorted(reliability_figures.items()):
+            write(f"  {name}: {value:g}")
