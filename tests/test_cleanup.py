@@ -138,6 +138,55 @@ def test_a_session_saved_between_stat_and_removal_is_lost(recipe, monkeypatch):
     assert session_id not in recipe.store
 
 
+def removed_by_cleanup_during_the_request(recipe, monkeypatch, page, path_check):
+    """A returning visitor's request, its session file made idle and removed by --cleanup when `path_check`
+    (which of DiskStore's `os.path.exists` calls on the file) has just found it there; (response, old cookie)."""
+    cookie = {"Cookie": dict(recipe.app.request("/count").header_items)["Set-Cookie"].split(";")[0]}
+    (session_file,) = os.scandir(recipe.store.root)
+    exists, checks = os.path.exists, []
+
+    def exists_then_cleanup(path):
+        found = exists(path)
+        if path == session_file.path:
+            checks.append(path)
+            if len(checks) == path_check:
+                make_idle(path)
+                assert recipe.store.remove_idle(DAY) == (1, 0)
+        return found
+
+    monkeypatch.setattr(web.session.os.path, "exists", exists_then_cleanup)
+    response = recipe.app.request(page, headers=cookie)
+    monkeypatch.undo()
+    return response, cookie["Cookie"]
+
+
+REMOVED_DURING = {  # (page, which os.path.exists of the file --cleanup follows) -> the page's answer
+    "between in and the read": ("/count", 1, b"1"),  # web.py's `session_id in store`, then store[session_id]
+    "between exists and open": ("/count", 2, b"1"),  # inside DiskStore.__getitem__
+    "between exists and remove": ("/reset", 3, b"Reset"),  # inside DiskStore.__delitem__, for session.kill()
+}
+
+
+@pytest.mark.parametrize("page, path_check, answer", REMOVED_DURING.values(), ids=REMOVED_DURING)
+def test_a_session_removed_during_its_request_is_not_an_error(recipe, monkeypatch, page, path_check, answer):
+    """--cleanup may remove a session file after any of DiskStore's checks: the visitor of /count gets a fresh
+    session (a new cookie, a count of 1), the one of /reset a reset."""
+    response, old_cookie = removed_by_cleanup_during_the_request(recipe, monkeypatch, page, path_check)
+    assert (response.status, response.data) == ("200 OK", answer)
+    if page == "/count":
+        assert dict(response.header_items)["Set-Cookie"].split(";")[0] != old_cookie
+
+
+@pytest.mark.parametrize("page, path_check, answer", REMOVED_DURING.values(), ids=REMOVED_DURING)
+def test_web_py_s_session_and_disk_store_answer_500_there(recipe, monkeypatch, page, path_check, answer):
+    """The same with web.py's Session and DiskStore, as the recipe would be without its defences."""
+    monkeypatch.setattr(recipe, "session", web.session.Session(None, web.session.DiskStore(recipe.store.root),
+                                                                initializer={"count": 0}))
+    recipe.app.processors = [recipe.session._processor]
+    response, _ = removed_by_cleanup_during_the_request(recipe, monkeypatch, page, path_check)
+    assert response.status == "500 Internal Server Error"
+
+
 @pytest.mark.parametrize("value", ["-5", "", " 5", "1.5", "\u00b2", "ten"])
 def test_a_bad_timeout_stops_the_server_and_the_job_with_a_message(tmp_path, value):
     message = f"SESSION_TIMEOUT={value!r}: expected a whole number of seconds, at least 1"

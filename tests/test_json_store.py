@@ -1,11 +1,18 @@
 """What the json-store page says beyond its transcripts: refused records are logged, old records replay."""
 import base64
+import datetime
+import dbm
+import enum
 import http.client
+import json
 import pickle
 import re
+import shelve
 import shutil
+import zoneinfo
 
 import pytest
+import web
 
 from harness import RECIPES, import_recipe, start_recipe
 
@@ -103,9 +110,81 @@ def test_an_older_record_of_the_same_session_is_accepted(server, tmp_path):
     assert visit(server, session_id)[1] == "2"
 
 
-@pytest.mark.parametrize("value", [object(), {"$set": [1]}, (1, 2)], ids=["object", "tag of ours", "tuple"])
-def test_what_json_cannot_give_back_is_not_saved(SignedJsonStore, tmp_path, value):
+class Level(enum.IntEnum):
+    ADMIN = 1
+
+
+class Key(enum.StrEnum):
+    CART = "cart"
+
+
+CHANGED = {  # values JSON would give back changed, or not at all
+    "tuple": (1, 2),
+    "integer key": {1: 2},
+    "web.storage": web.storage(name="Ann"),  # == the dict it would come back as
+    "IntEnum": Level.ADMIN,  # == the int it would come back as
+    "IntEnum in a set": {Level.ADMIN},
+    "storage in a list": [web.storage(name="Ann")],
+    "StrEnum key": {Key.CART: 1},  # == the str it would come back as
+    "ZoneInfo": datetime.datetime(2024, 5, 1, tzinfo=zoneinfo.ZoneInfo("Europe/Paris")),
+    "tag of ours": {"$set": [1]},  # would come back a set
+    "tag, not a date": {"$date": "nope"},  # reading it back raises ValueError
+    "tag, set of lists": {"$set": [[1]]},  # reading it back raises TypeError: unhashable type: 'list'
+    "set of tuples": {(1, 2)},  # comes back as a set of lists: the same TypeError
+}
+
+
+@pytest.mark.parametrize("value", CHANGED.values(), ids=CHANGED)
+def test_what_json_would_change_is_refused_with_the_recipes_message(SignedJsonStore, tmp_path, value):
     store = SignedJsonStore(str(tmp_path), SECRET["SESSION_SECRET"])
-    with pytest.raises(TypeError):
-        store["ab"] = {"value": value}
+    with pytest.raises(TypeError, match=r"^JSON would change these session values: value$"):
+        store["ab"] = {"count": 1, "value": value}
     assert list(tmp_path.iterdir()) == []
+
+
+def test_what_json_has_no_type_for_is_refused(SignedJsonStore, tmp_path):
+    store = SignedJsonStore(str(tmp_path), SECRET["SESSION_SECRET"])
+    with pytest.raises(TypeError, match=r"^object does not fit in JSON$"):
+        store["ab"] = {"value": object()}
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_what_comes_back_the_same_is_saved(SignedJsonStore, tmp_path):
+    store = SignedJsonStore(str(tmp_path), SECRET["SESSION_SECRET"])
+    paris = datetime.timezone(datetime.timedelta(hours=2))
+    session = {"count": 1, "on": True, "price": 1.5, "none": None, "tags": {"new", 2}, "lines": [1, {"a": "b"}],
+               "since": datetime.date(2024, 5, 1), "at": datetime.datetime(2024, 5, 1, 12, tzinfo=paris)}
+    store["ab"] = session
+    assert store["ab"] == session
+
+
+def test_a_storage_would_come_back_a_dict_without_attributes(SignedJsonStore):
+    """Why == is not enough: the storage and the dict are equal, and session.user.name fails on the dict."""
+    user = web.storage(name="Ann")
+    back = json.loads(json.dumps(user))
+    assert back == user and type(back) is dict
+    with pytest.raises(AttributeError):
+        back.name
+
+
+def test_which_of_web_pys_stores_pickle(tmp_path):
+    """DiskStore and DBStore pickle (Store.encode), ShelfStore through shelve; MemoryStore keeps the object."""
+    session = {"count": 1}
+    web.session.DiskStore(str(tmp_path / "disk"))["ab"] = session
+    assert pickle.loads(base64.decodebytes((tmp_path / "disk" / "ab").read_bytes())) == session
+
+    db = web.database(dbn="sqlite", db=str(tmp_path / "sessions.db"))
+    db.query("CREATE TABLE sessions (session_id CHAR(128) UNIQUE NOT NULL,"
+             " atime TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, data TEXT)")
+    web.session.DBStore(db, "sessions")["ab"] = session
+    (row,) = db.select("sessions")
+    assert pickle.loads(base64.decodebytes(row.data.encode())) == session
+
+    with shelve.open(str(tmp_path / "shelf")) as shelf:
+        web.session.ShelfStore(shelf)["ab"] = session
+    with dbm.open(str(tmp_path / "shelf")) as raw:  # what shelve wrote: a pickle of (time, session)
+        assert pickle.loads(raw[b"ab"])[1] == session
+
+    memory = web.session.MemoryStore()
+    memory["ab"] = session
+    assert memory["ab"] is session  # the object itself: nothing serialized

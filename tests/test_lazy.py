@@ -48,29 +48,42 @@ def test_the_table_of_store_calls_is_measured(recipe, calls, page):
     peek_new, peek_new_calls = measured(app, calls, "/peek")  # the first to use the session: cleanup
     first, _ = measured(app, calls, "/count")
     returning = cookie_of(first)
-    rows = {
-        "public": measured(app, calls, "/", returning)[1],
-        "404": measured(app, calls, "/nowhere", returning)[1],
-        "peek new": measured(app, calls, "/peek")[1],
-        "peek returning": measured(app, calls, "/peek", returning)[1],
-        "count new": measured(app, calls, "/count")[1],
-        "count returning": measured(app, calls, "/count", returning)[1],
-        "reset": measured(app, calls, "/reset", returning)[1],
+    rows = {  # the page's rows, in its order, each with the requests it stands for
+        "no session used": [public_first_calls, measured(app, calls, "/", returning)[1],
+                            measured(app, calls, "/nowhere")[1], measured(app, calls, "/nowhere", returning)[1]],
+        "peek new": [measured(app, calls, "/peek")[1]],
+        "peek returning": [measured(app, calls, "/peek", returning)[1]],
+        "count new": [measured(app, calls, "/count")[1]],
+        "count returning": [measured(app, calls, "/count", returning)[1]],
+        "reset new": [measured(app, calls, "/reset")[1]],
+        "reset returning": [measured(app, calls, "/reset", returning)[1]],
     }
-    assert public_first_calls == [] and "Set-Cookie" not in dict(public_first.header_items)
-    assert peek_new_calls == ["cleanup"] + rows["peek new"]
+    assert "Set-Cookie" not in dict(public_first.header_items)
     assert rows == {
-        "public": [], "404": [],
-        "peek new": ["__contains__"],
-        "peek returning": ["__contains__", "__getitem__"],
-        "count new": ["__contains__", "__setitem__"],
-        "count returning": ["__contains__", "__getitem__", "__setitem__"],
-        "reset": ["__contains__", "__getitem__", "__delitem__"],
+        "no session used": [[], [], [], []],
+        "peek new": [["__contains__"]],
+        "peek returning": [["__contains__", "__getitem__"]],
+        "count new": [["__contains__", "__setitem__"]],
+        "count returning": [["__contains__", "__getitem__", "__setitem__"]],
+        "reset new": [["__contains__", "__delitem__"]],
+        "reset returning": [["__contains__", "__getitem__", "__delitem__"]],
     }
+    assert peek_new_calls == ["cleanup"] + rows["peek new"][0]  # the last row: 1 more, the cleanup
     documented = [int(n) for n in CALLS.findall((REPO / "docs" / "production" / page).read_text())]
-    assert documented == [0, 1, 2, 2, 3, 3, 1]  # the page's rows, in this order, the last the cleanup's
-    assert documented[:6] == [len(rows[row]) for row in ["public", "peek new", "peek returning", "count new",
-                                                          "count returning", "reset"]]
+    assert documented == [len(row[0]) for row in rows.values()] + [1]
+
+
+def test_a_handlers_own_cache_control_is_kept(recipe):
+    """The processor adds `Cache-Control: private` only to answers that have no Cache-Control of their own."""
+    class mine:
+        def GET(self):
+            web.header("Cache-Control", "no-store")
+            return str(recipe.session.count)
+
+    recipe.app.add_mapping("/mine", mine)
+    for path, cache_control in [("/mine", ["no-store"]), ("/peek", ["private"]), ("/", ["public, max-age=300"])]:
+        headers = recipe.app.request(path).header_items
+        assert [value for name, value in headers if name == "Cache-Control"] == cache_control, path
 
 
 @pytest.mark.parametrize("send_cookie", [True, False])

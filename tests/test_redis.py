@@ -1,10 +1,12 @@
 """What the redis page says about its store beyond its transcripts."""
 import re
+import subprocess
 
 import pytest
 import redis
 
-from harness import RECIPES, REPO, fetch, import_recipe, session_cookie, start_recipe, store_calls_by_request, table_counts
+from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, session_cookie, start_recipe,
+                     store_calls_by_request, table_counts)
 
 @pytest.fixture
 def recipe(services, monkeypatch):
@@ -55,3 +57,12 @@ def test_a_redis_that_fails_later_answers_503(services, tmp_path):
         admin.config_set("requirepass", "")
         server.stop()
     assert answer == (503, b"The session store is unavailable, try again later.\n")
+
+
+@pytest.mark.parametrize("value", ["\u00b2", "-1", "0", "1h", ""])
+def test_a_bad_timeout_stops_the_server_in_one_line(tmp_path, value):
+    """Checked before Redis is reached: no Redis needed. '²' is a digit to str.isdigit, not to int()."""
+    started = subprocess.run(["python", RECIPES / "redis" / "app.py", f"127.0.0.1:{free_port()}"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=30, env=python_env({"SESSION_TIMEOUT": value}))
+    message = f"SESSION_TIMEOUT={value!r}: expected a whole number of seconds, at least 1\n"
+    assert (started.returncode, started.stdout, started.stderr) == (1, "", message)

@@ -9,7 +9,7 @@ web.config.debug = False  # the reloader and sessions do not mix (see the count 
 
 
 class DiskStoreCleanedOutside(web.session.DiskStore):
-    """web.py's DiskStore, whose cleanup runs only when `--cleanup` asks for it."""
+    """web.py's DiskStore, whose cleanup runs only when `--cleanup` asks for it (and may remove a file meanwhile)."""
 
     def cleanup(self, timeout):
         pass  # web.py calls this inside requests, where listing every file slows and races
@@ -31,6 +31,28 @@ class DiskStoreCleanedOutside(web.session.DiskStore):
                 pass  # removed by /reset, or a request's temporary file renamed, meanwhile
         return removed, kept
 
+    def __getitem__(self, key):
+        try:
+            return super().__getitem__(key)
+        except FileNotFoundError:  # removed by --cleanup between DiskStore's exists() and its open()
+            raise KeyError(key) from None
+
+    def __delitem__(self, key):
+        try:
+            super().__delitem__(key)
+        except FileNotFoundError:  # removed by --cleanup between DiskStore's exists() and its remove()
+            pass
+
+
+class DeletionTolerantSession(web.session.Session):
+    """A session removed by --cleanup between web.py's `in` and its read gets a fresh session, not a 500."""
+
+    def _load(self):
+        try:
+            super()._load()
+        except KeyError:  # the store's, naming the id, a 500 with web.py's Session
+            super()._load()  # not in the store any more: a new session, as for an unknown id
+
 
 urls = (
     "/count", "count",
@@ -50,7 +72,7 @@ if not timeout_text.isdecimal() or int(timeout_text) == 0:
 if cleaning and not os.path.isdir("sessions"):
     sys.exit("No sessions/ here: run --cleanup from the directory the app is started in")
 store = DiskStoreCleanedOutside("sessions")
-session = web.session.Session(app, store, initializer={"count": 0})
+session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 
 class count:

@@ -42,6 +42,33 @@ def from_json(obj):
     return obj
 
 
+UNREADABLE = object()
+
+
+def read_back(payload):
+    """What the store reads from payload; UNREADABLE when reading fails (a dictionary of yours tagged like ours)."""
+    try:
+        return json.loads(payload, object_hook=from_json)
+    except (TypeError, ValueError):  # {"$date": "nope"}: no date; {"$set": [[1]]}: a set cannot hold lists
+        return UNREADABLE
+
+
+def same(value, back):
+    """Whether back equals value with the same types all the way down: == takes a dict for a web.storage."""
+    if type(value) is not type(back):
+        return False
+    if isinstance(value, (dict, set)):  # keys and members: found in back, and of the same types
+        found = {item: item for item in back}
+        return len(value) == len(back) and all(
+            item in found and same(item, found[item]) and (isinstance(value, set) or same(value[item], back[item]))
+            for item in value)
+    if isinstance(value, list):
+        return len(value) == len(back) and all(map(same, value, back))
+    if isinstance(value, datetime.datetime):  # a ZoneInfo would come back as a fixed offset
+        return value == back and same(value.tzinfo, back.tzinfo)
+    return value == back
+
+
 class SignedJsonStore(web.session.DiskStore):
     """DiskStore whose files hold the session as JSON, then an HMAC of the session id and the JSON."""
 
@@ -82,10 +109,11 @@ class SignedJsonStore(web.session.DiskStore):
         return session
 
     def __setitem__(self, key, value):
-        payload = json.dumps(value, default=to_json).encode()
-        back = json.loads(payload, object_hook=from_json)
-        changed = [name for name in value if back.get(name) != value[name]]
-        if changed:  # tuples would come back as lists, integer keys as strings...
+        payload = json.dumps(value, default=to_json).encode()  # TypeError for what JSON has no type for
+        if not same(value, read_back(payload)):  # tuples would come back as lists, integer keys as strings...
+            # Name the values: each read back alone, and the names JSON would make strings.
+            changed = [name for name in value if not isinstance(name, str)
+                       or not same(value[name], read_back(json.dumps(value[name], default=to_json)))]
             names = ", ".join(map(str, changed))
             raise TypeError(f"JSON would change these session values: {names}")
         # A new file, mode 0600, that no other thread or process writes.

@@ -20,7 +20,8 @@ class LazySession(web.session.Session):
         finally:
             before = web.ctx.get("session_before")
             if before is not None:  # the handler used the session
-                web.header("Cache-Control", "private")  # this answer is one visitor's
+                if not any(name.lower() == "cache-control" for name, _ in web.ctx.headers):  # the handler's wins
+                    web.header("Cache-Control", "private")  # this answer is one visitor's
                 if dict(self._data) != before:
                     self._save()
 

@@ -65,7 +65,7 @@ app = web.application(urls, locals())
 
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
-if not timeout_text.isdigit() or int(timeout_text) == 0:
+if not timeout_text.isdecimal() or int(timeout_text) == 0:
     sys.exit(f"SESSION_TIMEOUT={timeout_text!r}: expected a whole number of seconds, at least 1")
 store = RedisStore(redis_url, int(timeout_text))
 try:
