@@ -156,6 +156,23 @@ def test_samesite_decides_what_another_sites_link_and_form_carry(samesite, tmp_p
     assert (after_link, visit(page, count)) == SAMESITE[samesite]
 
 
+@pytest.mark.parametrize("path, status", [("/count", 405), ("/nowhere", 404)])
+@pytest.mark.parametrize("defence", [True, False], ids=["loadhook", "no loadhook"])
+def test_another_sites_form_leaves_the_visitors_cookie_whatever_its_answer(
+        path, status, defence, tmp_path, context, server, other_site):
+    """Under Lax the form posts without the cookie; a 405 or 404 must not send a new session's."""
+    hook = {"hook": ("app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))", "")}
+    recipe = server(recipe_copy("cookies", tmp_path, **({} if defence else hook)))
+    count = f"http://127.0.0.1:{recipe.port}/count"
+    page = context.new_page()
+    assert [visit(page, count), visit(page, count)] == ["1", "2"]
+    target = f"http://127.0.0.1:{recipe.port}{path}"
+    with page.expect_response(target) as response:
+        page.goto(other_site(OTHER_SITE).form_posting(target))
+    assert response.value.status == status
+    assert visit(page, count) == ("3" if defence else "1")
+
+
 @pytest.mark.parametrize("samesite, counts", [("None", ["1", "1"]), ("Lax", ["1", "2"])])
 def test_chromium_drops_a_samesite_none_cookie_without_secure(samesite, counts, tmp_path, context, server):
     """web.py sends SameSite=None without Secure if asked to; Chromium keeps no such cookie."""
@@ -206,6 +223,7 @@ HOST_RULES = {
     "Path=/count": ({"path": ('cookie_path="/",', 'cookie_path="/count",')}, APP_HOST),
     "Domain=app.cookbook.localhost": ({"domain": ("cookie_domain=None,", f'cookie_domain="{APP_HOST}",')}, APP_HOST),
     "Domain=127.0.0.1 on 127.0.0.1": ({"domain": ("cookie_domain=None,", 'cookie_domain="127.0.0.1",')}, "127.0.0.1"),
+    "Domain=127.0.0.2 on 127.0.0.1": ({"domain": ("cookie_domain=None,", 'cookie_domain="127.0.0.2",')}, "127.0.0.1"),
 }
 
 
@@ -216,7 +234,7 @@ def test_chromium_keeps_a_host_prefixed_cookie_only_by_the_rules(rule, tmp_path,
     count = f"http://{host}:{recipe.port}/count"
     page = context.new_page()
     counts = [visit(page, count), visit(page, count)]
-    # A Domain equal to an IP address makes a host-only cookie in Chromium, which the prefix allows.
+    # A Domain equal to the IP address visited makes a host-only cookie in Chromium, which the prefix allows.
     kept = rule in ("Secure, Path=/, no Domain", "Domain=127.0.0.1 on 127.0.0.1")
     assert counts == (["1", "2"] if kept else ["1", "1"])
 

@@ -19,6 +19,7 @@ import pytest
 import redis
 
 from harness import RECIPES, python_env, start_recipe
+from test_cookies import recipe_copy
 
 APP = RECIPES / "locking" / "app.py"
 CLIENTS, EACH = 8, 100
@@ -244,12 +245,15 @@ def test_the_redis_lock_is_released_only_by_its_holder(services, monkeypatch):
     assert not client.exists("lock:" + "b" * 40)
 
 
-def test_no_lock_file_for_cookies_web_py_did_not_make(tmp_path):
-    """Ids web.py never makes (4 KB of hex, capitals) get a new session without touching the lock files."""
-    server = start_recipe(APP, tmp_path)
+@pytest.mark.parametrize("defence", [True, False], ids=["lower-cased", "as sent"])
+def test_a_lock_file_for_40_hex_digits_whatever_their_case_only(defence, tmp_path):
+    """4 KB of hex gets a new session without touching the lock files; an id in capitals, which on a
+    case-insensitive file system reaches the lower-case id's file, takes that id's lock."""
+    as_sent = {"lower": ('.get(self._config.cookie_name, "").lower()', '.get(self._config.cookie_name, "")')}
+    server = start_recipe(recipe_copy("locking", tmp_path, **({} if defence else as_sent)), tmp_path)
     try:
         answers = [get(server.port, cookie=f"webpy_session_id={value}")[:2] for value in ["a" * 4096, "A" * 40]]
     finally:
         server.stop()
     assert answers == [(200, "1"), (200, "1")]
-    assert list((tmp_path / "sessions.locks").iterdir()) == []
+    assert [lock.name for lock in (tmp_path / "sessions.locks").iterdir()] == (["aa"] if defence else [])

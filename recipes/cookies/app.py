@@ -34,6 +34,17 @@ session = web.session.Session(
 )
 
 
+def no_new_cookie_for_a_post_without_one():
+    """A post that arrives without the cookie (another site's form, under Lax) gets no new
+    session's cookie, whatever its answer (a 405 on /count): it would replace the visitor's."""
+    cookie = web.cookies().get(web.config.session_parameters.cookie_name)
+    if web.ctx.method not in ("GET", "HEAD") and not cookie:
+        session.send_cookie = False
+
+
+app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))  # runs after web.py loads the session
+
+
 class count:
     def GET(self):
         session.count += 1

@@ -17,6 +17,18 @@ session = web.session.Session(
 )
 
 
+def no_new_cookie_for_a_post_without_one():
+    """A post that arrives without the session cookie gets no new session's cookie,
+    whatever its answer (403, 400, 404, 405): that cookie would replace the visitor's."""
+    cookie = web.cookies().get(web.config.session_parameters.cookie_name)
+    if web.ctx.method not in ("GET", "HEAD") and not cookie:
+        session.send_cookie = False  # a post from another site, which SameSite=Lax sends without it
+
+
+# After the Session: web.py loads the session first, then runs this before the handler.
+app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))
+
+
 def csrf_token():
     """The session's token, made on first use: one per session, so every open tab has it."""
     if not session.get("csrf_token"):
@@ -66,7 +78,7 @@ class form:
         sent, message = form_fields("csrf_token", "message")
         if not token_is_valid(sent):
             # Another site cannot know the token. Refused, nothing changes: no
-            # save, and no cookie (a post without one would get a new session's).
+            # save, and no cookie.
             session.send_cookie = False
             raise web.forbidden("Forbidden: the form's token is missing or wrong.\n")
         session.message = message

@@ -28,9 +28,11 @@ class LockedSession(web.session.Session):
     """A session whose requests take the store's lock before loading it and release it after saving."""
 
     def _processor(self, handler):
-        session_id = web.cookies().get(self._config.cookie_name, "")
+        # Lower-cased: web.py takes capitals too, and on a file system that ignores case
+        # an upper-case copy of an id reaches the same DiskStore file: it must take the same lock.
+        session_id = web.cookies().get(self._config.cookie_name, "").lower()
         if not re.fullmatch("[0-9a-f]{40}", session_id):
-            return super()._processor(handler)  # not an id web.py made: a new session no one else has
+            return super()._processor(handler)  # not 40 hex digits, as web.py makes: no one else's session
         with self.store.lock(session_id):
             return super()._processor(handler)
 
