@@ -214,6 +214,19 @@ def table_counts(page):
     return [int(count) for count in TABLE_COUNT.findall(Path(page).read_text(encoding="utf-8"))]
 
 
+def lengths_after_appending(app, session, visits=4):
+    """The length of a list in the session after each visit of a handler that appends to it in place."""
+    class append:
+        def GET(self):
+            session.setdefault("cart", []).append("tea")
+            return str(len(session.cart))
+
+    app.add_mapping("/append", append)
+    first = app.request("/append")
+    return [int(first.data)] + [int(app.request("/append", headers=session_cookie(first)).data)
+                                for _ in range(visits - 1)]
+
+
 def store_calls_by_request(app, log):
     """What the store did, as ``log`` records it, for each kind of request to a ``/count`` recipe."""
     def calls(path, headers={}):

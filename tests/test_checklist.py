@@ -67,7 +67,8 @@ def test_a_session_in_use_never_ends(app, monkeypatch):
 
 
 def test_the_cookie_is_httponly_on_the_home_path_and_nothing_else(app):
-    assert dict(visit(app, "/count").header_items)["Set-Cookie"].endswith("; HttpOnly; Path=/")
+    response = visit(app, "/count")
+    assert dict(response.header_items)["Set-Cookie"] == f"webpy_session_id={session_id(response)}; HttpOnly; Path=/"
 
 
 def test_kill_deletes_the_session_from_the_store(app):

@@ -7,7 +7,7 @@ import urllib.request
 import psycopg
 import pytest
 
-from harness import (RECIPES, REPO, fetch, import_recipe, python_env, session_cookie, start_recipe,
+from harness import (RECIPES, REPO, fetch, import_recipe, python_env, lengths_after_appending, session_cookie, start_recipe,
                      store_calls_by_request, table_counts)
 
 @pytest.fixture
@@ -109,3 +109,16 @@ def test_connections_dropped_by_the_server_are_opened_again_unseen(services, tmp
 def first_cookie(port):
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as response:
         return response.headers["Set-Cookie"].split(";")[0]
+
+def test_a_change_made_in_place_is_saved(recipe):
+    assert lengths_after_appending(recipe.app, recipe.session) == [1, 2, 3, 4]
+
+
+def test_integer_keys_come_back_as_strings(recipe):
+    recipe.session.store["2" * 40] = {"by_id": {1: "one"}}
+    assert recipe.store._select("2" * 40)[0]["by_id"] == {"1": "one"}
+
+
+def test_jsonb_refuses_nan(recipe):
+    with pytest.raises(psycopg.DataError):
+        recipe.session.store["3" * 40] = {"ratio": float("nan")}

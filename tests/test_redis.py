@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import redis
 
-from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, session_cookie, start_recipe,
+from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, lengths_after_appending, session_cookie, start_recipe,
                      store_calls_by_request, table_counts)
 
 @pytest.fixture
@@ -66,3 +66,7 @@ def test_a_bad_timeout_stops_the_server_in_one_line(tmp_path, value):
                              capture_output=True, text=True, timeout=30, env=python_env({"SESSION_TIMEOUT": value}))
     message = f"SESSION_TIMEOUT={value!r}: expected a whole number of seconds, at least 1\n"
     assert (started.returncode, started.stdout, started.stderr) == (1, "", message)
+
+
+def test_a_change_made_in_place_is_saved(recipe):
+    assert lengths_after_appending(recipe.app, recipe.session) == [1, 2, 3, 4]

@@ -1,4 +1,5 @@
 """Sessions in PostgreSQL: a connection per thread, one SELECT to load, one upsert to save, jsonb data."""
+import copy
 import os
 import sys
 import threading
@@ -51,7 +52,7 @@ class PostgresStore(web.session.Store):
         row = self._row(key)
         if row is None:
             raise KeyError(key)
-        return row[0]
+        return copy.deepcopy(row[0])  # a copy: what the handler changes in place must not change what was read
 
     def __setitem__(self, key, value):
         row = self._row(key)

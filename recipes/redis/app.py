@@ -1,4 +1,5 @@
 """Sessions in Redis: one key per session, expired by Redis itself, one GETEX to load, one SET to save."""
+import copy
 import json
 import os
 import sys
@@ -39,7 +40,7 @@ class RedisStore(web.session.Store):
         data = data if loaded_key == key else self._read(key)
         if data is None:
             raise KeyError(key)
-        return data
+        return copy.deepcopy(data)  # a copy: what the handler changes in place must not change what was read
 
     def __setitem__(self, key, value):
         loaded_key, data = getattr(self.local, "data", (None, None))

@@ -9,7 +9,7 @@ import psycopg
 import redis
 import web
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
@@ -87,7 +87,9 @@ def store_from_environment():
                                    " atime timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL)")
         except psycopg.Error as error:
             sys.exit(f"Cannot use PostgreSQL at {url}: {error}")
-        return PostgresStore(ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True))
+        # check: a connection the server dropped (a restart) is replaced before it is lent.
+        return PostgresStore(ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True,
+                                            check=ConnectionPool.check_connection))
     url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
     store = RedisStore(url, timeout)
     try:
@@ -106,6 +108,16 @@ app = web.application(urls, locals())
 # Which process answered: this machine's name and the port this process listens on.
 served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.argv) > 1 else 8080}"
 app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))
+
+
+def internal_error():
+    """A store that fails during a request gets a clear 503 instead of a bare 500."""
+    if isinstance(sys.exc_info()[1], (redis.RedisError, psycopg.Error, PoolTimeout)):
+        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
+    return web.internalerror()
+
+
+app.internalerror = internal_error
 session = web.session.Session(app, store_from_environment(), initializer={"count": 0})
 
 
