@@ -21,7 +21,7 @@ SOURCE = RECIPE.read_text()
 SECRET = {"SESSION_SECRET": "test-secret"}
 CHMOD = "        os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755\n"
 MODE = "mode=0o700, "  # in os.makedirs
-SAVE = re.search(r"    def __setitem__.*?raise\n", SOURCE, re.DOTALL).group()  # back to DiskStore's
+SAVE = re.search(r"    def __setitem__.*?\n(?=\n)", SOURCE, re.DOTALL).group()  # the whole method: back to DiskStore's
 
 
 def variant(tmp_path, old, new="", *more):

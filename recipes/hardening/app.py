@@ -17,6 +17,10 @@ urls = (
 )
 
 
+class StoreUnavailable(Exception):
+    """The disk refused to keep a session: full or read-only."""
+
+
 class PrivateDiskStore(web.session.DiskStore):
     """DiskStore whose directory is 0700 and files 0600, written through unique temporary files."""
 
@@ -26,15 +30,18 @@ class PrivateDiskStore(web.session.DiskStore):
         self.root = root
 
     def __setitem__(self, key, value):
-        # mkstemp: a new file, mode 0600, with a name no other thread or process uses.
-        descriptor, temporary = tempfile.mkstemp(dir=self.root)
         try:
-            with os.fdopen(descriptor, "wb") as file:
-                file.write(self.encode(value))
-            os.replace(temporary, self._get_path(key))
-        except BaseException:
-            os.remove(temporary)
-            raise
+            # mkstemp: a new file, mode 0600, with a name no other thread or process uses.
+            descriptor, temporary = tempfile.mkstemp(dir=self.root)
+            try:
+                with os.fdopen(descriptor, "wb") as file:
+                    file.write(self.encode(value))
+                os.replace(temporary, self._get_path(key))
+            except BaseException:
+                os.remove(temporary)
+                raise
+        except OSError as error:  # a full or read-only disk: a 503 (internal_error below), not a 500
+            raise StoreUnavailable(error) from error
 
     def __delitem__(self, key):
         with contextlib.suppress(FileNotFoundError):  # deleted meanwhile by another request
@@ -79,6 +86,16 @@ try:
     store = PrivateDiskStore("sessions")
 except OSError as error:
     sys.exit(f"sessions: {error}")
+
+
+def internal_error():
+    """A disk that refuses the session's write answers 503 with one line; any other error stays web.py's 500."""
+    if isinstance(sys.exc_info()[1], StoreUnavailable):
+        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
+    return web.internalerror()
+
+
+app.internalerror = internal_error
 session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 

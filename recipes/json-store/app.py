@@ -69,6 +69,10 @@ def same(value, back):
     return value == back
 
 
+class StoreUnavailable(Exception):
+    """The disk refused to keep a session: full or read-only."""
+
+
 class SignedJsonStore(web.session.DiskStore):
     """DiskStore whose files hold the session as JSON, then an HMAC of the session id and the JSON."""
 
@@ -116,11 +120,14 @@ class SignedJsonStore(web.session.DiskStore):
                        or not same(value[name], read_back(json.dumps(value[name], default=to_json)))]
             names = ", ".join(map(str, changed))
             raise TypeError(f"JSON would change these session values: {names}")
-        # A new file, mode 0600, that no other thread or process writes.
-        descriptor, temporary = tempfile.mkstemp(dir=self.root)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(payload + b"\n" + self._signature(key, payload) + b"\n")
-        os.replace(temporary, self._get_path(key))
+        try:
+            # A new file, mode 0600, that no other thread or process writes.
+            descriptor, temporary = tempfile.mkstemp(dir=self.root)
+            with os.fdopen(descriptor, "wb") as file:
+                file.write(payload + b"\n" + self._signature(key, payload) + b"\n")
+            os.replace(temporary, self._get_path(key))
+        except OSError as error:  # a full or read-only disk: a 503 (internal_error below), not a 500
+            raise StoreUnavailable(error) from error
 
 
 urls = (
@@ -139,6 +146,15 @@ elif len(secret) < 32:
     sys.exit("SESSION_SECRET is too short: give it at least 32 characters, such as the output of"
              " python -c 'import secrets; print(secrets.token_hex(32))'")
 
+
+def internal_error():
+    """A disk that refuses the session's write answers 503 with one line; any other error stays web.py's 500."""
+    if isinstance(sys.exc_info()[1], StoreUnavailable):
+        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
+    return web.internalerror()
+
+
+app.internalerror = internal_error
 session = web.session.Session(app, SignedJsonStore("sessions", secret), initializer={"count": 0})
 
 

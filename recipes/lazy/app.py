@@ -72,7 +72,10 @@ class TouchedDiskStore(web.session.DiskStore):
         path = self._get_path(key)
         # Unchanged sessions are not rewritten, and relatime or noatime mounts do not
         # update the access time of every read: set it, and leave the file as it is.
-        os.utime(path, ns=(time.time_ns(), os.stat(path).st_mtime_ns))
+        try:
+            os.utime(path, ns=(time.time_ns(), os.stat(path).st_mtime_ns))
+        except OSError:  # a read-only disk: a read is not a save, so lose the touch as DiskStore loses a write
+            pass
         return session
 
 

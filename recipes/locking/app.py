@@ -55,7 +55,12 @@ class DiskStore(web.session.DiskStore):
 
     @contextlib.contextmanager
     def lock(self, session_id):
-        with open(os.path.join(self.root + ".locks", session_id[:2]), "a") as lock_file:
+        try:
+            lock_file = open(os.path.join(self.root + ".locks", session_id[:2]), "a")
+        except OSError:  # a read-only disk: no lock to take, so a 503 as for a busy session, not a 500
+            raise web.HTTPError("503 Service Unavailable",
+                                data="The session store is unavailable, try again later.\n") from None
+        with lock_file:
             wait_for(lambda: try_flock(lock_file))
             yield  # closing the file releases the lock, even if the process dies
 
