@@ -4,6 +4,7 @@ Starts throw-away PostgreSQL and Redis servers as the test suite does, measures 
 in-process (bench/measure.py) and over HTTP (wrk, loopback only, a few seconds each), prints
 one table and the targets of issue #8, and writes bench/results.json for the Performance page.
 """
+import hashlib
 import json
 import os
 import platform
@@ -46,6 +47,11 @@ CASES = {
 }
 
 
+def fingerprint(app):
+    """Which code was measured: the app's path and a digest of its text (tests/test_bench.py compares them)."""
+    return {"path": app.relative_to(BENCH.parent).as_posix(), "sha256": hashlib.sha256(app.read_bytes()).hexdigest()}
+
+
 def in_process(app, env):
     with tempfile.TemporaryDirectory() as workdir:
         output = subprocess.run([sys.executable, str(BENCH / "measure.py"), str(app), *map(str, SIZES)],
@@ -84,7 +90,8 @@ def main():
         for name, (app, environment, calls) in CASES.items():
             print(f"measuring {name} ...", file=sys.stderr, flush=True)
             env = environment(services)
-            results.append({"name": name, "calls": calls, "in_process": in_process(app, env), "http": over_http(app, env)})
+            results.append({"name": name, "calls": calls, "app": fingerprint(app),
+                            "in_process": in_process(app, env), "http": over_http(app, env)})
     finally:
         services.stop()
     baseline = results[0]["http"]["requests_per_second"]

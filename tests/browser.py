@@ -4,6 +4,9 @@
 meet: console errors, uncaught exceptions, and requests to any other origin (refused, never sent).
 Site tests use it on the built site; recipe tests can use it on a recipe's server.
 """
+import functools
+import json
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -42,7 +45,8 @@ class Tab:
 
     @staticmethod
     def _empty_search_index(route):
-        route.fulfill(json={"config": {"lang": ["en"], "separator": r"[\s\-]+", "pipeline": []}, "docs": []})
+        # The site's own search settings (their shape changes with Material's versions), no pages.
+        route.fulfill(json={"config": search_config(route.request.url), "docs": []})
 
     def _console(self, message):
         if message.type == "error":
@@ -51,6 +55,12 @@ class Tab:
     def problems(self):
         """Everything wrong seen so far: external requests first, then errors."""
         return [f"external request: {url}" for url in self.external] + self.errors
+
+
+@functools.cache
+def search_config(index_url):
+    with urllib.request.urlopen(index_url) as response:
+        return json.load(response)["config"]
 
 
 @pytest.fixture(scope="session")

@@ -28,7 +28,7 @@ STORE_VARIANTS = {
     "locking": True,  # on disk, with flock
     "locking on postgres": True,
     "locking on redis": True,
-    "stores with shelf": False,  # dbm.dumb rewrites its whole index on each sync: a kill then loses it
+    "stores with shelf": False,  # a kill while dbm.dumb rewrites its index can leave it empty (see stores)
     "stores with sqlite": True,  # web.py's DBStore, as dbstore
     "stores with memory": False,
     "dbstore on postgres": True,

@@ -1,6 +1,7 @@
 """What the stores page says about web.py 0.76's stores beyond its transcripts."""
 import dbm.dumb
 import os
+import signal
 import subprocess
 import sys
 import urllib.error
@@ -9,10 +10,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import RECIPES, count_at_once, import_recipe, python_env, start_recipe
+from harness import RECIPES, RecipeExited, count_at_once, import_recipe, python_env, start_recipe
 
 APP = RECIPES / "stores" / "app.py"
-SHELF = 'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'
+SHELF = 'ShelfStore(open_shelf("sessions.shelf"))'
 SYNC = "            self.shelf.sync()\n"
 
 
@@ -179,6 +180,44 @@ def test_dbm_dumb_after_a_sigterm_reads_a_moved_value_at_its_old_place(tmp_path)
     assert stopped.returncode == -15
     with dbm.dumb.open(str(tmp_path / "db"), "c") as db:
         assert db["key"] == b"small"
+
+
+def visits_after_a_kill_cut_the_index(app, tmp_path, keep):
+    """Four visitors twice each, a SIGKILL, the index cut to its first `keep` bytes as a kill during
+    its rewrite leaves it (seen with real kills in tests/test_reliability_faults.py), then each
+    visitor again: each one's count, and whether the cookie stayed the same."""
+    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    cookies = [visit(server)[1] for _ in range(4)]
+    for cookie in cookies:
+        visit(server, cookie=cookie)
+    os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
+    index = tmp_path / "sessions.shelf.dir"
+    index.write_bytes(index.read_bytes()[:keep])
+    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    try:
+        answers = [visit(server, cookie=cookie) for cookie in cookies]
+        return [(body, given == cookie) for (body, given), cookie in zip(answers, cookies)]
+    finally:
+        server.stop()
+
+
+def test_the_recipe_shelf_starts_after_a_kill_cut_its_index_and_keeps_every_session(tmp_path):
+    """The last line cut short: the recipe's open_shelf() rebuilds the index."""
+    assert visits_after_a_kill_cut_the_index(APP, tmp_path, keep=-30) == [("3", True)] * 4
+
+
+def test_the_recipe_shelf_after_a_kill_emptied_its_index_starts_every_session_afresh(tmp_path):
+    """Nothing written yet of the new index: an empty index is a shelf without sessions."""
+    assert visits_after_a_kill_cut_the_index(APP, tmp_path, keep=0) == [("1", False)] * 4
+
+
+def test_dbm_dumb_refuses_to_open_an_index_cut_short(tmp_path):
+    """Without the recipe's open_shelf(), the shelf does not open and the recipe does not start."""
+    plain = variant(tmp_path, ('ShelfStore(open_shelf("sessions.shelf"))',
+                               'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
+    with pytest.raises(RecipeExited, match="SyntaxError"):
+        visits_after_a_kill_cut_the_index(plain, tmp_path, keep=-30)
 
 
 def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(tmp_path):

@@ -56,6 +56,28 @@ class MemoryStore(web.session.MemoryStore):
         self.d_store.pop(key, None)
 
 
+def open_shelf(name):
+    """An open shelf on dbm.dumb: shelve.open() would take the first dbm module this Python's
+    build has, and only dbm.dumb has been tried here.
+
+    A process killed while dbm.dumb rewrites its index leaves the index cut short. The index
+    before that rewrite is in name.bak: rebuild from its lines, then the whole lines of the
+    cut one (later lines win), rather than refuse to start.
+    """
+    try:
+        return shelve.Shelf(dbm.dumb.open(name, "c"))
+    except (SyntaxError, ValueError):
+        lines = []
+        for index in (name + ".bak", name + ".dir"):
+            if os.path.exists(index):
+                with open(index, encoding="latin-1") as file:
+                    lines += [line for line in file if line.endswith("\n")]
+        with open(name + ".tmp", "w", encoding="latin-1") as file:
+            file.writelines(lines)
+        os.replace(name + ".tmp", name + ".dir")
+        return shelve.Shelf(dbm.dumb.open(name, "c"))
+
+
 def sqlite_store():
     db = web.database("sqlite:///sessions.db")
     db.query("""CREATE TABLE IF NOT EXISTS sessions (
@@ -69,9 +91,7 @@ def sqlite_store():
 # Only the chosen store is made, so only its files appear.
 STORES = {
     "disk": lambda: web.session.DiskStore("sessions"),
-    # An open shelf, not a file name, on dbm.dumb: shelve.open() would take the first
-    # dbm module this Python's build has, and only dbm.dumb has been tried here.
-    "shelf": lambda: ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c"))),
+    "shelf": lambda: ShelfStore(open_shelf("sessions.shelf")),
     "sqlite": sqlite_store,
     "memory": MemoryStore,
 }
