@@ -56,6 +56,10 @@ class Tab:
         """Everything wrong seen so far: external requests first, then errors."""
         return [f"external request: {url}" for url in self.external] + self.errors
 
+    def forget(self):
+        """Start afresh: problems() then tells only what comes after."""
+        self.errors, self.external = [], []
+
 
 @functools.cache
 def search_config(index_url):

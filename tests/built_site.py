@@ -4,6 +4,7 @@
 as the static host named by `site_url` in mkdocs.yml does (under the same path, which the 404
 pages' links need), with each language's 404 page for a missing path under that language.
 """
+import fcntl
 import functools
 import os
 import re
@@ -50,11 +51,19 @@ def copy_project(destination):
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory):
-    site_dir = tmp_path_factory.mktemp("site")
-    ok, output = build(REPO, site_dir)
-    if not ok:
-        pytest.fail(f"mkdocs build --strict failed:\n{output}", pytrace=False)
+def site(tmp_path_factory, worker_id):
+    """Built once per run: under pytest-xdist the first worker to need it builds it for all."""
+    run_dir = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        run_dir = run_dir.parent  # shared by this run's workers, and by them alone
+    site_dir = run_dir / "site"
+    with open(run_dir / "site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # the others wait for the build, then read it
+        if not (run_dir / "site.built").exists():
+            ok, output = build(REPO, site_dir)
+            if not ok:
+                pytest.fail(f"mkdocs build --strict failed:\n{output}", pytrace=False)
+            (run_dir / "site.built").touch()
     return site_dir
 
 

@@ -1,5 +1,4 @@
 """What the dbstore page says about DBStore beyond its transcripts."""
-import re
 import sys
 import types
 

@@ -1,6 +1,5 @@
 """What the postgres page says about its store beyond its transcripts."""
 import datetime
-import re
 import subprocess
 import urllib.request
 

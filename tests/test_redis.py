@@ -1,5 +1,4 @@
 """What the redis page says about its store beyond its transcripts."""
-import re
 import subprocess
 
 import pytest

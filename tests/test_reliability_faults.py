@@ -25,7 +25,6 @@
 import http.client
 import json
 import os
-import re
 import resource
 import signal
 import subprocess

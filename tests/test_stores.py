@@ -182,10 +182,17 @@ def test_dbm_dumb_after_a_sigterm_reads_a_moved_value_at_its_old_place(tmp_path)
         assert db["key"] == b"small"
 
 
-def visits_after_a_kill_cut_the_index(app, tmp_path, keep):
-    """Four visitors twice each, a SIGKILL, the index cut to its first `keep` bytes as a kill during
-    its rewrite leaves it (seen with real kills in tests/test_reliability_faults.py), then each
-    visitor again: each one's count, and whether the cookie stayed the same."""
+INDEX_AFTER_A_KILL = {  # what a SIGKILL while dbm.dumb rewrites its index can leave of it
+    "absent": None,
+    "empty": lambda index: b"",
+    "cut after a whole line": lambda index: index[:index.rindex(b"\n", 0, -1) + 1],
+    "cut in the middle of a line": lambda index: index[:-30],
+}
+
+
+def visits_after_a_kill_damaged_the_index(app, tmp_path, damage):
+    """Four visitors twice each, a SIGKILL, the index damaged as a kill during its rewrite can
+    leave it, then each visitor again: each one's count, whether the cookie stayed, the log."""
     server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
     cookies = [visit(server)[1] for _ in range(4)]
     for cookie in cookies:
@@ -193,31 +200,38 @@ def visits_after_a_kill_cut_the_index(app, tmp_path, keep):
     os.killpg(server.process.pid, signal.SIGKILL)
     server.process.wait()
     index = tmp_path / "sessions.shelf.dir"
-    index.write_bytes(index.read_bytes()[:keep])
+    if INDEX_AFTER_A_KILL[damage] is None:
+        index.unlink()
+    else:
+        index.write_bytes(INDEX_AFTER_A_KILL[damage](index.read_bytes()))
     server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
     try:
         answers = [visit(server, cookie=cookie) for cookie in cookies]
-        return [(body, given == cookie) for (body, given), cookie in zip(answers, cookies)]
+        return [(body, given == cookie) for (body, given), cookie in zip(answers, cookies)], server.log()
     finally:
         server.stop()
 
 
-def test_the_recipe_shelf_starts_after_a_kill_cut_its_index_and_keeps_every_session(tmp_path):
-    """The last line cut short: the recipe's open_shelf() rebuilds the index."""
-    assert visits_after_a_kill_cut_the_index(APP, tmp_path, keep=-30) == [("3", True)] * 4
+@pytest.mark.parametrize("damage, answers", [
+    ("absent", [("1", False)] * 4),
+    ("empty", [("1", False)] * 4),
+    ("cut after a whole line", [("3", True)] * 3 + [("1", False)]),
+    ("cut in the middle of a line", [("1", False)] * 4),
+])
+def test_the_recipe_shelf_after_a_kill_damaged_its_index(tmp_path, damage, answers):
+    """The recipe starts each time; the sessions the index lost start afresh."""
+    seen, log = visits_after_a_kill_damaged_the_index(APP, tmp_path, damage)
+    assert seen == answers
+    assert "Traceback" not in log
+    assert ("moved to sessions.shelf.dir.damaged" in log) == (damage == "cut in the middle of a line")
 
 
-def test_the_recipe_shelf_after_a_kill_emptied_its_index_starts_every_session_afresh(tmp_path):
-    """Nothing written yet of the new index: an empty index is a shelf without sessions."""
-    assert visits_after_a_kill_cut_the_index(APP, tmp_path, keep=0) == [("1", False)] * 4
-
-
-def test_dbm_dumb_refuses_to_open_an_index_cut_short(tmp_path):
+def test_dbm_dumb_refuses_to_open_an_index_cut_in_the_middle_of_a_line(tmp_path):
     """Without the recipe's open_shelf(), the shelf does not open and the recipe does not start."""
     plain = variant(tmp_path, ('ShelfStore(open_shelf("sessions.shelf"))',
                                'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
     with pytest.raises(RecipeExited, match="SyntaxError"):
-        visits_after_a_kill_cut_the_index(plain, tmp_path, keep=-30)
+        visits_after_a_kill_damaged_the_index(plain, tmp_path, "cut in the middle of a line")
 
 
 def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(tmp_path):

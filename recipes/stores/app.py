@@ -60,21 +60,16 @@ def open_shelf(name):
     """An open shelf on dbm.dumb: shelve.open() would take the first dbm module this Python's
     build has, and only dbm.dumb has been tried here.
 
-    A process killed while dbm.dumb rewrites its index leaves the index cut short. The index
-    before that rewrite is in name.bak: rebuild from its lines, then the whole lines of the
-    cut one (later lines win), rather than refuse to start.
+    A process killed while dbm.dumb rewrites its index can leave the index cut in the middle of
+    a line, which dbm.dumb refuses to open: put it aside and start without sessions, as dbm.dumb
+    itself does with an index the kill left empty.
     """
     try:
         return shelve.Shelf(dbm.dumb.open(name, "c"))
-    except (SyntaxError, ValueError):
-        lines = []
-        for index in (name + ".bak", name + ".dir"):
-            if os.path.exists(index):
-                with open(index, encoding="latin-1") as file:
-                    lines += [line for line in file if line.endswith("\n")]
-        with open(name + ".tmp", "w", encoding="latin-1") as file:
-            file.writelines(lines)
-        os.replace(name + ".tmp", name + ".dir")
+    except (SyntaxError, ValueError) as error:
+        os.replace(name + ".dir", name + ".dir.damaged")
+        print(f"{name}.dir is damaged ({error}): moved to {name}.dir.damaged, starting without sessions",
+              file=sys.stderr)
         return shelve.Shelf(dbm.dumb.open(name, "c"))
 
 
