@@ -200,6 +200,27 @@ def count_at_once(port, requests=40, workers=10):
     return int(urllib.request.urlopen(request, timeout=10).read()) - 2  # minus the first and last visits
 
 
+def counted_at_once(app, cwd, requests=40):
+    """count_at_once on a new server process of the recipe app.py, stopped afterwards."""
+    server = start_recipe(app, cwd)
+    try:
+        return count_at_once(server.port, requests=requests)
+    finally:
+        server.stop()
+
+
+def recorded_calls(monkeypatch, cls, method, name_of):
+    """A list that gets ``name_of(*args)`` of every call of ``cls.method`` from now on."""
+    log, original = [], getattr(cls, method)
+
+    def recorded(self, *args, **kwargs):
+        log.append(name_of(*args))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, recorded)
+    return log
+
+
 def session_cookie(response):
     """The Cookie header that sends back the session an ``app.request()`` response set."""
     return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}

@@ -115,25 +115,24 @@ def test_an_item_that_is_not_printable_utf8_text_gets_a_400(tmp_path, body):
     assert (status, text, listing) == (400, MESSAGE + "\n", "")
 
 
-def test_printable_text_in_utf8_is_accepted(tmp_path):
-    server = serve(tmp_path)
+def added_then_listed(tmp_path, bodies, variant=()):
+    """Each body posted to /cart/add in one new session, then GET /cart: (statuses, listing)."""
+    server = serve(tmp_path, variant)
     try:
         cookie = cookie_of(send(server, "GET", "/cart")[1])
-        statuses = [send(server, "POST", "/cart/add", body, cookie)[0] for body in (b"item=caf%C3%A9", b"item=a+b")]
-        listing = send(server, "GET", "/cart", cookie=cookie)[2]
+        statuses = [send(server, "POST", "/cart/add", body, cookie)[0] for body in bodies]
+        return statuses, send(server, "GET", "/cart", cookie=cookie)[2]
     finally:
         server.stop()
+
+
+def test_printable_text_in_utf8_is_accepted(tmp_path):
+    statuses, listing = added_then_listed(tmp_path, [b"item=caf%C3%A9", b"item=a+b"])
     assert (statuses, listing) == ([303, 303], "1 caf\u00e9\n1 a b\n")
 
 
 def test_without_the_checks_a_bad_byte_and_a_forged_line_reach_the_listing(tmp_path):
-    server = serve(tmp_path, NO_CHECKS)
-    try:
-        cookie = cookie_of(send(server, "GET", "/cart")[1])
-        statuses = [send(server, "POST", "/cart/add", body, cookie)[0] for body in (b"item=%FF", b"item=x%0A99+fake")]
-        listing = send(server, "GET", "/cart", cookie=cookie)[2]
-    finally:
-        server.stop()
+    statuses, listing = added_then_listed(tmp_path, [b"item=%FF", b"item=x%0A99+fake"], NO_CHECKS)
     assert statuses == [303, 303]
     assert listing == "1 \ufffd\n1 x\n99 fake\n", "U+FFFD kept, and a line `99 fake` that is no item"
 

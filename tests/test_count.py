@@ -5,7 +5,7 @@ import urllib.request
 
 import pytest
 
-from harness import RECIPES, count_at_once, import_recipe, start_recipe
+from harness import RECIPES, counted_at_once, import_recipe, start_recipe
 
 
 OLD_GUARD = """
@@ -47,11 +47,7 @@ def test_debug_mode_breaks_the_session(tmp_path, guard):
 
 def test_overlapping_requests_of_one_session_lose_updates(tmp_path):
     """No locking: 40 requests at once with one cookie count far fewer than 40."""
-    server = start_recipe(RECIPES / "count" / "app.py", tmp_path)
-    try:
-        counted = count_at_once(server.port, requests=40)
-    finally:
-        server.stop()
+    counted = counted_at_once(RECIPES / "count" / "app.py", tmp_path)
     assert counted <= 30, f"{counted} of 40: fewer than 10 updates were lost"
 
 

@@ -111,36 +111,18 @@ def test_no_update_is_lost_with_the_lock(store, services, tmp_path):
     assert counted == CLIENTS * EACH
 
 
+@pytest.mark.parametrize("without", ["stock store", "lock removed"])
 @pytest.mark.parametrize("store", STORES)
-def test_the_stock_store_loses_updates(store, services, tmp_path):
-    processes, _, stock, environment = STORES[store]
-    counted, per_second, statuses = run(stock, tmp_path, environment(services), processes)
-    print(f"\n{store}, stock ({stock.parent.name} recipe), {processes} processes: "
-          f"{counted} of {CLIENTS * EACH} counted, {per_second:.0f} requests/s, statuses {dict(statuses)}")
-    assert_only_disk_errors(store, statuses)
-    assert counted < CLIENTS * EACH * 0.9, "fewer than 10% of the updates were lost"
-
-
-@pytest.mark.parametrize("store", STORES)
-def test_the_recipe_without_its_lock_loses_updates(store, services, tmp_path):
-    processes, environment, _, _ = STORES[store]
-    env = environment(services)
-    counted, per_second, statuses = run(unlocked_copy(tmp_path), tmp_path, env, processes)
-    print(f"\n{store}, lock removed, {processes} processes: {counted} of {CLIENTS * EACH} counted, "
+def test_without_the_lock_updates_are_lost(store, without, services, tmp_path):
+    """The stock store beside the recipe, and the recipe with its lock taken out."""
+    processes, environment, stock, stock_environment = STORES[store]
+    app, env, name = ((stock, stock_environment, f"stock ({stock.parent.name} recipe)") if without == "stock store"
+                      else (unlocked_copy(tmp_path), environment, "lock removed"))
+    counted, per_second, statuses = run(app, tmp_path, env(services), processes)
+    print(f"\n{store}, {name}, {processes} processes: {counted} of {CLIENTS * EACH} counted, "
           f"{per_second:.0f} requests/s, statuses {dict(statuses)}")
     assert_only_disk_errors(store, statuses)
     assert counted < CLIENTS * EACH * 0.9, "fewer than 10% of the updates were lost"
-
-
-@pytest.mark.parametrize("store", STORES)
-def test_throughput_with_and_without_the_lock(store, services, tmp_path):
-    """One process, the same 8 x 100 requests: requests/s with and without the lock (printed, not asserted)."""
-    _, environment, _, _ = STORES[store]
-    figures = {}
-    for name, app in [("locked", APP), ("lock removed", unlocked_copy(tmp_path))]:
-        counted, per_second, _ = run(app, tmp_path, environment(services), 1)
-        figures[name] = f"{per_second:.0f} requests/s, {counted} of {CLIENTS * EACH} counted"
-    print(f"\n{store}, one process: " + "; ".join(f"{name}: {figure}" for name, figure in figures.items()))
 
 
 # A holder of the lock that is not a request: another process, which the test can kill.

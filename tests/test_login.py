@@ -4,7 +4,6 @@ Each defence is removed in a copy of the recipe, and the attack it stops then su
 """
 import hashlib
 import http.client
-import statistics
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -117,7 +116,8 @@ def test_an_unknown_name_answers_as_a_wrong_password_and_as_slowly(slug, defence
     finally:
         server.stop()
     assert len(answers) == 1 and answers.pop()[0] == 401
-    ratio = statistics.median(seconds["bob"]) / statistics.median(seconds["alice"])
+    # The fastest of each: the cost itself, without the moments a busy machine adds to some answers.
+    ratio = min(seconds["bob"]) / min(seconds["alice"])
     if defence:
         assert 0.5 < ratio < 2, seconds
     else:

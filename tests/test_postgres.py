@@ -6,8 +6,8 @@ import urllib.request
 import psycopg
 import pytest
 
-from harness import (RECIPES, REPO, fetch, import_recipe, python_env, lengths_after_appending, session_cookie, start_recipe,
-                     store_calls_by_request, table_counts)
+from harness import (RECIPES, REPO, fetch, import_recipe, python_env, lengths_after_appending, recorded_calls,
+                     session_cookie, start_recipe, store_calls_by_request, table_counts)
 
 @pytest.fixture
 def recipe(services, tmp_path, monkeypatch):
@@ -21,11 +21,7 @@ def recipe(services, tmp_path, monkeypatch):
 @pytest.fixture
 def statements(monkeypatch):
     """The first word of every statement the recipe sends, in order."""
-    log = []
-    execute = psycopg.Connection.execute
-    monkeypatch.setattr(psycopg.Connection, "execute",
-                        lambda self, query, *args, **kwargs: (log.append(query.split()[0]), execute(self, query, *args, **kwargs))[1])
-    return log
+    return recorded_calls(monkeypatch, psycopg.Connection, "execute", lambda query, *args: query.split()[0])
 
 
 @pytest.mark.parametrize("page", ["postgres.md", "postgres.fr.md"])

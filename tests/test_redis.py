@@ -4,8 +4,8 @@ import subprocess
 import pytest
 import redis
 
-from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, lengths_after_appending, session_cookie, start_recipe,
-                     store_calls_by_request, table_counts)
+from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, lengths_after_appending, recorded_calls,
+                     session_cookie, start_recipe, store_calls_by_request, table_counts)
 
 @pytest.fixture
 def recipe(services, monkeypatch):
@@ -18,11 +18,7 @@ def recipe(services, monkeypatch):
 @pytest.fixture
 def commands(monkeypatch):
     """The name of every command the recipe sends to Redis, in order."""
-    log = []
-    execute = redis.Redis.execute_command
-    monkeypatch.setattr(redis.Redis, "execute_command",
-                        lambda self, *args, **options: (log.append(args[0]), execute(self, *args, **options))[1])
-    return log
+    return recorded_calls(monkeypatch, redis.Redis, "execute_command", lambda command, *args: command)
 
 
 @pytest.mark.parametrize("page", ["redis.md", "redis.fr.md"])

@@ -107,11 +107,16 @@ def test_the_blogs_reloader_keeps_the_session_but_reloads_the_blog(tmp_path):
     assert "Traceback" not in server.log()
 
 
-def test_a_session_of_the_blog_own_is_overwritten_by_the_main_one(tmp_path):
+def with_a_blog_session_of_its_own(tmp_path):
+    """The recipe, its blog making a Session of its own: the server."""
     folder = copy_of_recipe(tmp_path, "blog.py", ("web.ctx.session ", "blog_session  "))
     with open(folder / "blog.py", "a") as blog:
         blog.write(OWN_SESSION)
-    server = start_recipe(folder / "app.py", tmp_path)
+    return start_recipe(folder / "app.py", tmp_path)
+
+
+def test_a_session_of_the_blog_own_is_overwritten_by_the_main_one(tmp_path):
+    server = with_a_blog_session_of_its_own(tmp_path)
     try:
         _, first, cookies = get(server.port, "/count")
         cookie = cookies[0].split(";")[0]
@@ -128,10 +133,7 @@ def test_a_session_of_the_blog_own_is_overwritten_by_the_main_one(tmp_path):
 
 @pytest.mark.parametrize("last", ["main", "blog"], ids=["the main id last, as curl sends them", "the blog's id last"])
 def test_whichever_id_comes_last_both_sessions_load_it_and_the_blog_loses_its_change(tmp_path, last):
-    folder = copy_of_recipe(tmp_path, "blog.py", ("web.ctx.session ", "blog_session  "))
-    with open(folder / "blog.py", "a") as blog:
-        blog.write(OWN_SESSION)
-    server = start_recipe(folder / "app.py", tmp_path)
+    server = with_a_blog_session_of_its_own(tmp_path)
     try:
         _, first, cookies = get(server.port, "/blog/count")
         blog_cookie, main_cookie = [c.split(";")[0] for c in cookies]  # on /blog/, then on /
