@@ -228,8 +228,7 @@ def test_the_recipe_shelf_after_a_kill_damaged_its_index(tmp_path, damage, answe
 
 def test_dbm_dumb_refuses_to_open_an_index_cut_in_the_middle_of_a_line(tmp_path):
     """Without the recipe's open_shelf(), the shelf does not open and the recipe does not start."""
-    plain = variant(tmp_path, ('ShelfStore(open_shelf("sessions.shelf"))',
-                               'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
+    plain = variant(tmp_path, (SHELF, 'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
     with pytest.raises(RecipeExited, match="SyntaxError"):
         visits_after_a_kill_damaged_the_index(plain, tmp_path, "cut in the middle of a line")
 
