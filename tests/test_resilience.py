@@ -13,7 +13,8 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from harness import RECIPES, import_recipe, python_env, recorded_calls, start_recipe
+from harness import (RECIPES, import_recipe, python_env, recorded_calls, session_cookie, start_recipe,
+                     store_calls_by_request)
 
 RECIPE = RECIPES / "resilience" / "app.py"
 SOURCE = RECIPE.read_text()
@@ -301,16 +302,13 @@ def test_postgres_statements_each_lent_connection_checked_first(tmp_path, servic
     log = recorded_calls(monkeypatch, psycopg.Connection, "execute",
                          lambda query, *args: query.split()[0] if query else "check")
 
-    def statements(path, headers={}):
-        log.clear()
-        response = recipe.app.request(path, headers=headers)
-        return response, list(log)
-
     try:
-        first, _ = statements("/count")  # the process's first use of the session: the cleanup too
-        returning = {"Cookie": dict(first.header_items)["Set-Cookie"].split(";")[0]}
-        assert statements("/count")[1] == ["check", "SELECT", "check", "INSERT"]
-        assert statements("/count", returning)[1] == ["check", "SELECT", "check", "SELECT", "check", "INSERT"]
-        assert statements("/", returning)[1] == []
+        rows = store_calls_by_request(recipe.app, log)
+        returning = session_cookie(recipe.app.request("/count"))
+        log.clear()
+        recipe.app.request("/", headers=returning)
     finally:
         recipe.pool.close()
+    assert rows["new"] == ["check", "SELECT", "check", "INSERT"]
+    assert rows["returning"] == ["check", "SELECT", "check", "SELECT", "check", "INSERT"]
+    assert log == [], "the home page asked the store"

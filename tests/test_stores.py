@@ -187,6 +187,7 @@ INDEX_AFTER_A_KILL = {  # what a SIGKILL while dbm.dumb rewrites its index can l
     "empty": lambda index: b"",
     "cut after a whole line": lambda index: index[:index.rindex(b"\n", 0, -1) + 1],
     "cut in the middle of a line": lambda index: index[:-30],
+    "cut after the key of a line": lambda index: index[:index.rindex(b"', (") + 1],
 }
 
 
@@ -217,20 +218,44 @@ def visits_after_a_kill_damaged_the_index(app, tmp_path, damage):
     ("empty", [("1", False)] * 4),
     ("cut after a whole line", [("3", True)] * 3 + [("1", False)]),
     ("cut in the middle of a line", [("1", False)] * 4),
+    ("cut after the key of a line", [("1", False)] * 4),
 ])
 def test_the_recipe_shelf_after_a_kill_damaged_its_index(tmp_path, damage, answers):
     """The recipe starts each time; the sessions the index lost start afresh."""
     seen, log = visits_after_a_kill_damaged_the_index(APP, tmp_path, damage)
     assert seen == answers
     assert "Traceback" not in log
-    assert ("moved to sessions.shelf.dir.damaged" in log) == (damage == "cut in the middle of a line")
+    refused_by_dbm_dumb = damage in ("cut in the middle of a line", "cut after the key of a line")
+    assert ("moved to sessions.shelf.dir.damaged" in log) == refused_by_dbm_dumb
 
 
-def test_dbm_dumb_refuses_to_open_an_index_cut_in_the_middle_of_a_line(tmp_path):
+@pytest.mark.parametrize("damage, error", [
+    ("cut in the middle of a line", "SyntaxError"),
+    ("cut after the key of a line", "ValueError"),
+])
+def test_dbm_dumb_refuses_to_open_an_index_cut_in_the_middle_of_a_line(tmp_path, damage, error):
     """Without the recipe's open_shelf(), the shelf does not open and the recipe does not start."""
     plain = variant(tmp_path, (SHELF, 'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
-    with pytest.raises(RecipeExited, match="SyntaxError"):
-        visits_after_a_kill_damaged_the_index(plain, tmp_path, "cut in the middle of a line")
+    with pytest.raises(RecipeExited, match=error):
+        visits_after_a_kill_damaged_the_index(plain, tmp_path, damage)
+
+
+@pytest.mark.parametrize("new_value, read_through_the_bak", [
+    (b"x" * 300, "a truncated value"),  # longer, in its 512-byte block
+    (b"x" * 600, "the value before"),  # too long for its block: moved to the end of the file
+])
+def test_dbm_dumb_bak_gives_the_value_changed_last_a_wrong_size_or_place(tmp_path, new_value, read_through_the_bak):
+    """Why the recipe does not rebuild a cut index from sessions.shelf.bak."""
+    with dbm.dumb.open(str(tmp_path / "db"), "c") as db:
+        db[b"key"] = b"v" * 200
+        db.sync()
+        db[b"key"] = new_value
+        db.sync()
+        index_before = (tmp_path / "db.bak").read_bytes()  # what a kill during this sync leaves in db.bak
+    (tmp_path / "db.dir").write_bytes(index_before)
+    with dbm.dumb.open(str(tmp_path / "db"), "r") as db:
+        read = db[b"key"]
+    assert {new_value[:200]: "a truncated value", b"v" * 200: "the value before"}[read] == read_through_the_bak
 
 
 def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(tmp_path):
