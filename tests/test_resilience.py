@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from harness import (RECIPES, import_recipe, python_env, recorded_calls, session_cookie, start_recipe,
+from harness import (RECIPES, count_at_once, import_recipe, python_env, recorded_calls, session_cookie, start_recipe,
                      store_calls_by_request)
 
 RECIPE = RECIPES / "resilience" / "app.py"
@@ -28,6 +28,7 @@ LAZY = ("session = LazySession(", "session = web.session.Session(")
 HANDLER = ("app.internalerror = internal_error\n", "")
 FILESTORE = ('store = FileStore("sessions")', 'store = web.session.DiskStore("sessions")')
 CHECK = (re.search(r" +check=.*\n", SOURCE).group(), "")
+CHECK_ONE_BY_ONE = ("check=check_connection,", "check=ConnectionPool.check_connection,")
 RECONNECT = (re.search(r" +reconnect_timeout=.*\n", SOURCE).group(), "")
 TIMEOUT = (re.search(r" +timeout=3, .*\n", SOURCE).group(), "")
 
@@ -136,10 +137,14 @@ def test_files_outage_without_each_defence(tmp_path):
 
 
 def postgres_outage(app, tmp_path, services, hold=0):
-    """PostgreSQL restarted while nobody visits; then stopped during visits, for `hold` seconds or more."""
+    """PostgreSQL restarted while nobody visits; then stopped during visits, for `hold` seconds or more.
+
+    Requests at once first make the pool open more connections than its two: a restart kills them all.
+    """
     with recipe_running(app, tmp_path, services.cookbook_database()) as server:
         visitor = Visitor(server.port)
         assert [visitor.get("/count"), visitor.get("/count")] == [(200, b"1"), (200, b"2")]
+        count_at_once(server.port)
         with services.postgres_stopped():
             pass
         seen = {"after a restart": visitor.get("/count")}
@@ -172,8 +177,9 @@ def test_postgres_outage_public_pages_served_503_then_counting_on(tmp_path, serv
     ([LAZY], {"public page": UNAVAILABLE}),
     ([LAZY, HANDLER], {"public page": 500, "count": 500, "new visitor": 500}),
     ([CHECK], {"after a restart": UNAVAILABLE}),
+    ([CHECK_ONE_BY_ONE], {"after a restart": UNAVAILABLE}),
     ([TIMEOUT], {"count": "no answer", "count: within seconds": False}),
-], ids=["Session", "Session and web.py's 500", "no check", "no timeout"])
+], ids=["Session", "Session and web.py's 500", "no check", "pool's own check", "no timeout"])
 def test_postgres_outage_without_each_defence(tmp_path, services, removed, what_changes):
     seen = postgres_outage(variant(tmp_path, *removed), tmp_path, services)
     assert seen != EXPECTED_POSTGRES_OUTAGE

@@ -1,10 +1,11 @@
 """What the scale-out page says beyond its transcripts."""
 import re
+import time
 import urllib.request
 
 import pytest
 
-from harness import RECIPES, Page, RecipeExited, fetch, start_recipe
+from harness import RECIPES, Page, RecipeExited, count_at_once, fetch, start_recipe
 
 APP = RECIPES / "scale-out" / "app.py"
 
@@ -63,3 +64,32 @@ def test_an_unreachable_store_stops_the_recipe_with_a_message(tmp_path, variable
         start_recipe(APP, tmp_path, {variable: value})
     assert message in exited.value.output
     assert "Traceback" not in exited.value.output
+
+
+
+RECIPE_CHECK = "check=lambda connection: check_connection(pool, connection)"
+
+
+@pytest.mark.parametrize("pool_check, answer", [
+    (RECIPE_CHECK, (200, b"2")),
+    ("check=ConnectionPool.check_connection", (503, b"The session store is unavailable, try again later.\n")),
+], ids=["recipe", "pool's own check"])
+def test_postgres_restarted_the_next_visit_counts_on(tmp_path, services, pool_check, answer):
+    """A restart kills every pooled connection; the pool alone finds them one at a time, and times out."""
+    assert APP.read_text().count(RECIPE_CHECK) == 1
+    app = tmp_path / "app.py"
+    app.write_text(APP.read_text().replace(RECIPE_CHECK, pool_check))
+    server = start_recipe(app, tmp_path, services.cookbook_database())
+    try:
+        response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count", timeout=10)
+        cookie = {"Cookie": response.headers["Set-Cookie"].split(";")[0]}
+        count_at_once(server.port)  # requests at once: the pool opens connections beyond its first
+        with services.postgres_stopped():
+            pass
+        started = time.monotonic()
+        seen = fetch(server.port, "/count", cookie)
+        seconds = time.monotonic() - started
+    finally:
+        server.stop()
+    assert seen == answer
+    assert seconds < 3 if pool_check == RECIPE_CHECK else seconds >= 5  # the pool's timeout

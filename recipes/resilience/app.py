@@ -144,6 +144,15 @@ class PostgresStore(web.session.Store):
         self._run("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s)", timeout)
 
 
+def check_connection(connection):
+    """Lend a pooled connection only if it works; one that does not means they all may be dead."""
+    try:
+        ConnectionPool.check_connection(connection)
+    except psycopg.Error:
+        pool.check()  # test the others now: alone, the pool finds them one at a time, ever longer apart
+        raise
+
+
 urls = (
     "/", "public",
     "/count", "count",
@@ -164,7 +173,7 @@ if database_url:
     pool = ConnectionPool(
         database_url, kwargs={"autocommit": True}, min_size=2, max_size=10, open=True,
         timeout=3,  # a request waits at most 3 seconds for a connection, then answers 503
-        check=ConnectionPool.check_connection,  # a connection the server closed is replaced, not used
+        check=check_connection,  # a connection the server closed is replaced, not used
         reconnect_timeout=1,  # give up a failed reconnection soon: the next request starts a new one
     )
     store = PostgresStore(pool)

@@ -76,6 +76,15 @@ class PostgresStore(web.session.Store):
         self._execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s) RETURNING 1", timeout)
 
 
+def check_connection(pool, connection):
+    """Lend a pooled connection only if it works; one that does not means they all may be dead."""
+    try:
+        ConnectionPool.check_connection(connection)
+    except psycopg.Error:
+        pool.check()  # test the others now: alone, the pool finds them one at a time, ever longer apart
+        raise
+
+
 def store_from_environment():
     """PostgreSQL when DATABASE_URL is set, Redis otherwise; a clear message when it is unreachable."""
     timeout = web.config.session_parameters.timeout
@@ -88,8 +97,9 @@ def store_from_environment():
         except psycopg.Error as error:
             sys.exit(f"Cannot use PostgreSQL at {url}: {error}")
         # check: a connection the server dropped (a restart) is replaced before it is lent.
-        return PostgresStore(ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True,
-                                            check=ConnectionPool.check_connection))
+        pool = ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True,
+                              check=lambda connection: check_connection(pool, connection))
+        return PostgresStore(pool)
     url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
     store = RedisStore(url, timeout)
     try:
