@@ -83,7 +83,7 @@ def test_postgres_restarted_the_next_visit_counts_on(tmp_path, services, pool_ch
     try:
         response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count", timeout=10)
         cookie = {"Cookie": response.headers["Set-Cookie"].split(";")[0]}
-        count_at_once(server.port)  # requests at once: the pool opens connections beyond its first
+        count_at_once(server.port)  # requests at once: the pool opens more than its four connections
         with services.postgres_stopped():
             pass
         started = time.monotonic()
