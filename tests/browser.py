@@ -61,6 +61,13 @@ class Tab:
         self.errors, self.external = [], []
 
 
+def copy(page, block):
+    """What the copy button of a code block puts on the clipboard."""
+    block.hover()
+    block.locator("button[data-md-type=copy]").click()
+    return page.evaluate("navigator.clipboard.readText()")
+
+
 @functools.cache
 def search_config(index_url):
     with urllib.request.urlopen(index_url) as response:

@@ -1,12 +1,12 @@
 """The built site in a real browser, served from 127.0.0.1, as a reader with no network meets it:
-copy buttons, search, colours, a phone, 404 pages, downloads (every page's requests and language
-switch are in test_browser_every_page.py, so that the two files run side by side)."""
-import textwrap
-
+search, colours, a phone, 404 pages, downloads, the copy of code that is not a transcript (every
+page's requests, language switch and transcripts' copy buttons are in test_browser_every_page.py,
+so that the two files run side by side)."""
 import pytest
 
-from built_site import ARTIFACTS, CONSOLE, DOCS, HOME, url_of
-from harness import REPO, parse_transcript
+from browser import copy
+from built_site import ARTIFACTS, HOME
+from harness import REPO
 
 
 def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
@@ -15,34 +15,6 @@ def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
     tab.page.evaluate("fetch('https://fonts.googleapis.com/css').catch(() => {})")
     tab.page.wait_for_timeout(200)
     assert "external request: https://fonts.googleapis.com/css" in tab.problems()
-
-
-@pytest.mark.parametrize("language", HOME)
-def test_copy_gives_the_commands_of_every_transcript(site_url, open_tab, language):
-    tab = open_tab(site_url, search=False, permissions=["clipboard-read", "clipboard-write"])
-    sources = [path for path in DOCS.rglob("*.md") if (url_of(path).startswith("fr/")) == (language == "fr")]
-    copied = 0
-    for source in sources:
-        blocks = CONSOLE.findall(source.read_text(encoding="utf-8"))
-        if not blocks:
-            continue
-        tab.page.goto(site_url + url_of(source))
-        rendered = tab.page.locator(".language-console")
-        assert rendered.count() == len(blocks), source
-        wanted = ["\n".join(command for command, _ in parse_transcript(textwrap.dedent(block))) for block in blocks]
-        # Material's button copies the block's data-copy: every block's is checked, the clipboard
-        # after a click on the first and the last block of each page.
-        assert [rendered.nth(index).get_attribute("data-copy") for index in range(len(blocks))] == wanted, source
-        for index in sorted({0, len(blocks) - 1}):
-            assert copy(tab.page, rendered.nth(index)) == wanted[index], f"{source}, block {index + 1}"
-            copied += 1
-    assert copied >= 20
-
-
-def copy(page, block):
-    block.hover()
-    block.locator("button[data-md-type=copy]").click()
-    return page.evaluate("navigator.clipboard.readText()")
 
 
 def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):

@@ -1,7 +1,12 @@
 """Every page of the built site in a real browser, in one pass: each English page, the language
 switch to the same page in French and back, then the 404 pages. At every page, nothing asked of
-another host and no error in the console."""
-from built_site import built_pages, english_pages, url_of
+another host and no error in the console; on every page with transcripts, the copy buttons give
+the commands."""
+import textwrap
+
+from browser import copy
+from built_site import CONSOLE, built_pages, english_pages, url_of
+from harness import parse_transcript
 
 
 def switch_language(page, language):
@@ -10,9 +15,26 @@ def switch_language(page, language):
     page.wait_for_load_state()
 
 
+def check_copy_buttons(page, source):
+    """The number of clipboards read on the page after checking every console block's copy.
+
+    Material's button copies the block's data-copy: every block's is checked, the clipboard after a
+    click on the first and the last block of the page.
+    """
+    blocks = CONSOLE.findall(source.read_text(encoding="utf-8")) if source.suffix == ".md" else []
+    rendered = page.locator(".language-console")
+    assert rendered.count() == len(blocks), source
+    wanted = ["\n".join(command for command, _ in parse_transcript(textwrap.dedent(block))) for block in blocks]
+    assert [rendered.nth(index).get_attribute("data-copy") for index in range(len(blocks))] == wanted, source
+    clicked = sorted({0, len(blocks) - 1}) if blocks else []
+    for index in clicked:
+        assert copy(page, rendered.nth(index)) == wanted[index], f"{source}, block {index + 1}"
+    return len(clicked)
+
+
 def test_every_page_is_clean_and_switches_language_both_ways(site, site_url, open_tab):
-    tab = open_tab(site_url, search=False)
-    problems, landed = {}, {}
+    tab = open_tab(site_url, search=False, permissions=["clipboard-read", "clipboard-write"])
+    problems, landed, copied = {}, {}, {"en": 0, "fr": 0}
 
     def seen(address):
         """What the page at this address brought, from its load to now."""
@@ -22,9 +44,11 @@ def test_every_page_is_clean_and_switches_language_both_ways(site, site_url, ope
     for source in english_pages():
         english, french = url_of(source), "fr/" + url_of(source)
         tab.page.goto(site_url + english)
+        copied["en"] += check_copy_buttons(tab.page, source)
         seen(english)
         switch_language(tab.page, "fr")
         landed[english] = tab.page.url.removeprefix(site_url)
+        copied["fr"] += check_copy_buttons(tab.page, source.with_suffix(".fr" + source.suffix))
         seen(french)
         switch_language(tab.page, "en")
         landed[french] = tab.page.url.removeprefix(site_url)
@@ -35,3 +59,4 @@ def test_every_page_is_clean_and_switches_language_both_ways(site, site_url, ope
     assert sorted(page.lstrip("/") for page in problems if not page.endswith(".html")) == [
         page.lstrip("/") for page in built_pages(site)], "a built page the pass did not visit"
     assert {address: found for address, found in problems.items() if found} == {}
+    assert min(copied.values()) >= 20, copied

@@ -70,13 +70,15 @@ def test_french_pages_have_french_navigation(site):
         assert nav_titles(page(site, url)) == {translations[title] for title in english}, url
 
 
-@pytest.mark.parametrize("translation", ["basics/count.fr.md", "basics/exploring.fr.ipynb"])
-def test_missing_translation_fails_the_strict_build(tmp_path, translation):
+def test_missing_translations_fail_the_strict_build(tmp_path):
+    """A page and a notebook without their French twin: one build, each named."""
     project = copy_project(tmp_path / "project")
-    (project / "docs" / translation).unlink()
+    missing = ["basics/count.fr.md", "basics/exploring.fr.ipynb"]
+    for translation in missing:
+        (project / "docs" / translation).unlink()
     ok, output = build(project, tmp_path / "site")
     assert not ok, output
-    assert translation in output
+    assert [translation for translation in missing if translation not in output] == []
 
 
 def test_missing_included_recipe_file_fails_the_build(tmp_path):

@@ -273,5 +273,8 @@ def test_reset_of_a_session_never_saved(tmp_path, monkeypatch, store):
     """kill() of a session the store never saw: no error with any of the recipe's stores."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SESSION_STORE", store)
-    response = import_recipe("stores").app.request("/reset")
+    recipe = import_recipe("stores")
+    response = recipe.app.request("/reset")
+    if store == "shelf":  # now, in tmp_path: dbm.dumb writes its index to a relative path when it closes
+        recipe.session.store.shelf.close()
     assert (response.status, response.data) == ("200 OK", b"Reset")
