@@ -25,7 +25,7 @@ def check_copy_buttons(page, source):
     rendered = page.locator(".language-console")
     assert rendered.count() == len(blocks), source
     wanted = ["\n".join(command for command, _ in parse_transcript(textwrap.dedent(block))) for block in blocks]
-    assert [rendered.nth(index).get_attribute("data-copy") for index in range(len(blocks))] == wanted, source
+    assert rendered.evaluate_all("blocks => blocks.map(block => block.dataset.copy)") == wanted, source
     clicked = sorted({0, len(blocks) - 1}) if blocks else []
     for index in clicked:
         assert copy(page, rendered.nth(index)) == wanted[index], f"{source}, block {index + 1}"
