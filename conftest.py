@@ -17,19 +17,19 @@ def services():
     running.stop()
 
 
-#: The files that run longest (seconds, measured with two workers on 2 cores), started first:
+#: The files that run longest (seconds, measured with four workers on 2 cores), started first:
 #: begun last, one of them would keep one worker busy alone at the end of the run. Pages and
 #: other files follow in their order.
 LONGEST_FIRST = [
-    "tests/test_csrf.py",  # 155: Chromium's two minutes of Lax-allowing-unsafe, waited for
-    "tests/test_resilience.py",  # 100: PostgreSQL outages, waited out
-    "tests/test_browser_every_page.py",  # 70
-    "tests/test_browser.py",  # 65
-    "tests/test_cookies.py",  # 50
+    "tests/test_csrf.py",  # 130: Chromium's two minutes of Lax-allowing-unsafe, waited for
+    "tests/test_resilience.py",  # 125: PostgreSQL outages, waited out
+    "tests/test_browser_every_page.py",  # 105
+    "tests/test_reliability_faults.py",  # 65
+    "tests/test_cookies.py",  # 65
+    "tests/test_browser.py",  # 50
     "tests/test_locking.py",  # 45
-    "tests/test_reliability_faults.py",  # 40
+    "tests/test_login.py",  # 40
     "tests/test_reliability_load.py",  # 35: a 30-second load
-    "tests/test_login.py",  # 30
 ]
 
 
