@@ -252,7 +252,7 @@ def test_the_message_is_shown_as_text(defence, tmp_path):
     assert ("&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;" in shown) is defence
 
 
-def test_chromium_no_longer_sends_it_125_seconds_later(form_opened_as_the_file_starts, other_site):
+def test_chromium_no_longer_sends_a_cookie_without_samesite_125_seconds_later(form_opened_as_the_file_starts, other_site):
     """Last in the file: the 125 seconds began before its first test."""
     form_url, page, opened = form_opened_as_the_file_starts
     time.sleep(max(0.0, opened + 125 - time.monotonic()))

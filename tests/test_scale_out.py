@@ -66,7 +66,6 @@ def test_an_unreachable_store_stops_the_recipe_with_a_message(tmp_path, variable
     assert "Traceback" not in exited.value.output
 
 
-
 RECIPE_CHECK = "check=lambda connection: check_connection(pool, connection)"
 
 
