@@ -147,7 +147,9 @@ def postgres_outage(app, tmp_path, services, hold=0):
         count_at_once(server.port)
         with services.postgres_stopped():
             pass
-        seen = {"after a restart": visitor.get("/count")}
+        seen = {}
+        seen["after a restart"], seconds = visitor.timed("/count")
+        seen["after a restart: waited the pool's timeout"] = seconds >= 3
         with services.postgres_stopped():
             started = time.monotonic()
             seen["public page"] = visitor.get("/")
@@ -161,6 +163,7 @@ def postgres_outage(app, tmp_path, services, hold=0):
 
 
 EXPECTED_POSTGRES_OUTAGE = dict(EXPECTED_OUTAGE, **{"after a restart": (200, b"3"), "after": (200, b"4"),
+                                                    "after a restart: waited the pool's timeout": False,
                                                     "new visitor: within seconds": True})
 # psycopg_pool retries a failed connection after waiting 1 second (±10%), then 2, 4, 8, 16..., until
 # its reconnect_timeout: 1, 3, 7, 15, 31... seconds after the failure. Started again 19 seconds into
@@ -177,7 +180,7 @@ def test_postgres_outage_public_pages_served_503_then_counting_on(tmp_path, serv
     ([LAZY], {"public page": UNAVAILABLE}),
     ([LAZY, HANDLER], {"public page": 500, "count": 500, "new visitor": 500}),
     ([CHECK], {"after a restart": UNAVAILABLE}),
-    ([CHECK_ONE_BY_ONE], {"after a restart": UNAVAILABLE}),
+    ([CHECK_ONE_BY_ONE], {"after a restart": UNAVAILABLE, "after a restart: waited the pool's timeout": True}),
     ([TIMEOUT], {"count": "no answer", "count: within seconds": False}),
 ], ids=["Session", "Session and web.py's 500", "no check", "pool's own check", "no timeout"])
 def test_postgres_outage_without_each_defence(tmp_path, services, removed, what_changes):
