@@ -3,13 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test bench translations
+.PHONY: serve test check recipe bench translations
 
 serve: $(VENV)/installed
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
+# Everything, as CI runs it.
 test: $(VENV)/installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The loop for a page or recipe edit: every transcript in both languages, the recipes' tests, the
+# strict build, links and spelling; not the browser, reliability, slow and upstream tests.
+CHECK_MARKERS := not browser and not reliability and not slow and not upstream
+check: $(VENV)/installed
+	$(BIN)/python -m pytest -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+
+# One recipe: its pages in both languages and its tests (make recipe SLUG=cart).
+recipe: $(VENV)/installed
+	@test -n "$(SLUG)" || { echo "Name the recipe: make recipe SLUG=cart"; exit 2; }
+	$(BIN)/python -m pytest $(wildcard docs/*/$(SLUG).md docs/*/$(SLUG).fr.md tests/test_$(subst -,_,$(SLUG)).py) $(PYTEST_ARGS)
 
 # What a session costs on each store, on this machine (about 5 minutes; needs wrk, PostgreSQL, Redis),
 # then the Performance page's notebooks again, on the new bench/results.json.

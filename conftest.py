@@ -1,11 +1,20 @@
-"""Collect every page of docs/ as tests (see tests/harness.py) and report on them."""
+"""Collect every page of docs/ as tests (see tests/harness/), the fixtures every test may use, and
+the report at the end of a run."""
+import copy
+import sys
 from collections import defaultdict
 
 import pytest
+import web
 
-from harness import REPO, Services, page_tests, reliability_figures, transcripts_run
+from harness import REPO
+from harness.other_site import OtherSite
+from harness.processes import start_recipe
+from harness.report import reliability_figures, transcripts_run
+from harness.services import Services
+from harness.transcripts import page_tests
 
-pytest_plugins = ["built_site", "browser"]  # fixtures: the built site, served; a browser
+pytest_plugins = ["harness.built_site", "harness.browser"]  # fixtures: the built site, served; a browser
 
 pytest_collect_file = page_tests(path=str(REPO / "docs"), patterns=["*.md"], fixtures=["services"]).pytest()
 
@@ -15,6 +24,48 @@ def services():
     running = Services()
     yield running
     running.stop()
+
+
+@pytest.fixture(autouse=True)
+def web_config_as_it_was():
+    """web.config and its session_parameters after each test as before it: a recipe imported by a
+    test sets them, and the next test must not inherit its settings. Recipe modules are forgotten."""
+    config, parameters = dict(web.config), copy.deepcopy(dict(web.config.session_parameters))
+    yield
+    web.config.clear()
+    web.config.update(config)
+    web.config.session_parameters.clear()
+    web.config.session_parameters.update(parameters)
+    for name in [name for name in sys.modules if name.startswith("recipe_")]:
+        del sys.modules[name]
+
+
+@pytest.fixture
+def recipe_server(tmp_path):
+    """recipe_server(app, env=None, cwd=tmp_path) -> a BackgroundServer running `app`, stopped after the test."""
+    servers = []
+
+    def recipe_server(app, env=None, cwd=None):
+        servers.append(start_recipe(app, cwd or tmp_path, env))
+        return servers[-1]
+
+    yield recipe_server
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def other_site():
+    """other_site(host, address=None) -> OtherSite, closed after the test."""
+    sites = []
+
+    def other_site(host, address=None):
+        sites.append(OtherSite(host, address))
+        return sites[-1]
+
+    yield other_site
+    for site in sites:
+        site.close()
 
 
 #: The files that run longest (seconds, measured with four workers on 2 cores), started first:
@@ -66,6 +117,6 @@ def pytest_terminal_summary(terminalreporter):
         for path, total in sorted(seconds.items(), key=lambda item: -item[1])[:5]:
             write(f"  {total:6.2f}s  {path}")
     if reliability_figures:
-        write("reliability (issue #9):")
+        write("reliability figures:")
         for name, value in sorted(reliability_figures.items()):
             write(f"  {name}: {value:g}")

@@ -4,9 +4,13 @@ another host and no error in the console; on every page with transcripts, the co
 the commands."""
 import textwrap
 
-from browser import copy
-from built_site import CONSOLE, built_pages, english_pages, url_of
-from harness import parse_transcript
+import pytest
+
+from harness.browser import copy
+from harness.built_site import CONSOLE, built_pages, english_pages, url_of
+from harness.transcripts import parse_transcript
+
+pytestmark = pytest.mark.browser
 
 
 def switch_language(page, language):

@@ -1,10 +1,15 @@
 """The harness can fail: wrong output, missing servers and drifting translations are caught."""
+import ast
 import re
 
 import pytest
 
-from harness import (RECIPES, REPO, SERVICES, Services, front_matter, matches, page_tests, parse_transcript,
-                     python_env, run_in_terminal)
+from harness import RECIPES, REPO
+from harness.copies import AnchorMissing, Change, changed, comment_spans
+from harness.processes import python_env
+from harness.services import missing
+from harness.site import SERVICE_VARIABLES, front_matter
+from harness.transcripts import matches, page_tests, parse_transcript, run_in_terminal
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
@@ -83,7 +88,7 @@ def test_pages_get_only_the_server_variables_they_state(tmp_path, services, monk
                     "$ echo ${PGHOST:+PGHOST} ${PGPORT:+PGPORT} ${PGUSER:+PGUSER} ${PGDATABASE:-no PGDATABASE} ${DATABASE_URL:-no DATABASE_URL}\n"
                     "PGHOST PGPORT PGUSER no PGDATABASE no DATABASE_URL\n```\n")
     run_page(page, services)
-    assert SERVICES["postgres"]["variables"] == ["PGHOST", "PGPORT", "PGUSER"]
+    assert SERVICE_VARIABLES["postgres"]["variables"] == ["PGHOST", "PGPORT", "PGUSER"]
 
 
 def test_a_page_that_relies_on_an_unstated_variable_fails(tmp_path, services):
@@ -105,10 +110,10 @@ def test_a_transcript_is_commands_and_their_output():
 def test_a_missing_server_skips_outside_ci_and_fails_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="Redis is not installed: apt-get install"):
-        Services.missing("Redis", "apt-get install redis-server")
+        missing("Redis", "apt-get install redis-server")
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception, match="Redis is not installed"):
-        Services.missing("Redis", "apt-get install redis-server")
+        missing("Redis", "apt-get install redis-server")
 
 
 def test_redis_and_postgres_are_real_servers(tmp_path, services):
@@ -133,3 +138,43 @@ def test_a_page_runs_processes_side_by_side_on_documented_ports(tmp_path, servic
                     "$ python recipes/count/app.py 8081\nhttp://0.0.0.0:8081/\n"
                     "$ curl -s -o /dev/null -w '%{http_code} %{url}\\n' http://127.0.0.1:8080/count\n200 http://127.0.0.1:8080/count\n```\n")
     run_page(page, services)
+
+
+def recipe_comments():
+    """The text of every comment in the recipes' Python files (long enough to be quoted)."""
+    comments = set()
+    for path in RECIPES.rglob("*.py"):
+        for span in comment_spans(source := path.read_text()):
+            text = source[span[0]:span[1]].lstrip("#").strip()
+            if len(text) >= 16:
+                comments.add(text)
+    return comments
+
+
+def test_no_test_quotes_a_recipe_comment():
+    """Rewording a recipe's comment never breaks a test: no string of a test holds one."""
+    comments = recipe_comments()
+    quoting = []
+    for path in sorted((REPO / "tests").rglob("*.py")) + [REPO / "conftest.py", *sorted((REPO / "bench").glob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                quoting += [f"{path.relative_to(REPO)}:{node.lineno}: {comment!r}"
+                            for comment in comments if comment in node.value]
+    assert not quoting, "\n".join(quoting)
+
+
+def test_a_change_anchored_on_a_comment_is_refused():
+    source = "x = 1  # the defence\ny = 2\n"
+    assert changed(source, [Change("x", "y = 2\n", "")], "app.py") == "x = 1  # the defence\n"
+    with pytest.raises(AnchorMissing, match="cannot take out the defence: its anchor in app.py holds a comment"):
+        changed(source, [Change("the defence", "1  # the", "2  # the")], "app.py")
+    with pytest.raises(AnchorMissing, match="cannot take out the check: its code is in app.py 0 times"):
+        changed(source, [Change("the check", "z = 3\n")], "app.py")
+
+
+def test_no_test_module_imports_another():
+    importing = [f"{path.name}: {node.module}" for path in (REPO / "tests").glob("test_*.py")
+                 for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_")
+                 or isinstance(node, ast.Import) and any(alias.name.startswith("test_") for alias in node.names)]
+    assert importing == []

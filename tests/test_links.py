@@ -5,7 +5,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 from bs4 import BeautifulSoup
 
-from built_site import SITE_PATH
+from harness.built_site import SITE_PATH
 
 LINKS = {"a": "href", "link": "href", "script": "src", "img": "src"}
 

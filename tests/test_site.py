@@ -6,8 +6,9 @@ from urllib.parse import urljoin
 import pytest
 from bs4 import BeautifulSoup
 
-from built_site import I18N, build, copy_project
-from harness import REPO, SERVICES, front_matter, language
+from harness import REPO
+from harness.built_site import I18N, build, copy_project
+from harness.site import SERVICE_VARIABLES, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
@@ -102,7 +103,7 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
     box = page(site, url).select_one(".admonition.info")
     assert box is not None, "no box under the title"
     text = box.get_text(" ")
-    services = [SERVICES[name] for name in meta.get("services", [])]
+    services = [SERVICE_VARIABLES[name] for name in meta.get("services", [])]
     for service in services:
         assert service["name"] in text
         assert all(variable in text for variable in service["variables"])

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from harness import REPO, Services
+from harness import REPO
+from harness.services import missing
 
 WORDS = str(REPO / "spelling-words.txt")  # names from code, one a line
 DICTIONARIES = {"en": "en_US", "fr": "fr_FR"}
@@ -23,7 +24,7 @@ MISSING_SPACE = re.compile(rf"(?:^|[^{SPACE}])[:;?!](?=\s|$)|«[^{SPACE}]|[^{SPA
 @pytest.fixture(scope="module", autouse=True)
 def hunspell():
     if not shutil.which("hunspell"):
-        Services.missing("hunspell", "apt-get install hunspell hunspell-en-us hunspell-fr")
+        missing("hunspell", "apt-get install hunspell hunspell-en-us hunspell-fr")
 
 
 def is_french(site, page):

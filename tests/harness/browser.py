@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import Services
+from harness.services import missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Headless, as root, and silent: without the background-networking flags Chromium keeps
@@ -77,7 +77,7 @@ def search_config(index_url):
 @pytest.fixture(scope="session")
 def browser():
     if not CHROMIUM.exists():
-        Services.missing("Chromium", "apt-get install chromium")
+        missing("Chromium", "apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -106,3 +106,12 @@ def open_tab(browser):
     yield open_tab
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def context(browser):
+    """A fresh Chromium profile: one visitor, no cookies yet."""
+    context = browser.new_context()
+    context.set_default_timeout(10_000)
+    yield context
+    context.close()

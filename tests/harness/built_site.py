@@ -18,7 +18,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from harness import REPO, SITE_CONFIG as CONFIG
+from harness import REPO
+from harness.site import SITE_CONFIG as CONFIG
 
 ARTIFACTS = REPO / "test-artifacts"  # screenshots and the like: kept after the run, not committed
 

@@ -1,0 +1,64 @@
+"""A recipe copied with a defence taken out (or another change), to show what the defence stops.
+
+A change is anchored on code: the text it replaces must be in the file exactly once and hold no
+comment, so that rewording a recipe's comment never breaks a test. When the anchor is gone, the
+failure names the defence the test takes out, so its author knows what to look for.
+"""
+import io
+import shutil
+import tokenize
+from dataclasses import dataclass
+
+from harness import RECIPES
+
+
+@dataclass(frozen=True)
+class Change:
+    defence: str  # what the change takes out (or does), in words: "the CSRF check"
+    old: str  # code of the recipe, found exactly once; no comment
+    new: str = ""
+
+
+class AnchorMissing(AssertionError):
+    pass
+
+
+def comment_spans(source):
+    """(start, end) offsets of every comment in a Python source."""
+    starts = [0]
+    for line in io.StringIO(source):
+        starts.append(starts[-1] + len(line))
+    spans = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type == tokenize.COMMENT:
+            (row, column), (end_row, end_column) = token.start, token.end
+            spans.append((starts[row - 1] + column, starts[end_row - 1] + end_column))
+    return spans
+
+
+def changed(source, changes, where="the recipe"):
+    """`source` with each change made; AnchorMissing when an anchor is not code found exactly once."""
+    for change in changes:
+        found = source.count(change.old)
+        if found != 1 or not change.old.strip():
+            raise AnchorMissing(f"cannot take out {change.defence}: its code is in {where} {found} times, "
+                                f"not once:\n{change.old}")
+        start = source.index(change.old)
+        end = start + len(change.old)
+        if where.endswith(".py") and any(start < stop and begin < end for begin, stop in comment_spans(source)):
+            raise AnchorMissing(f"cannot take out {change.defence}: its anchor in {where} holds a comment; "
+                                f"anchor on code only:\n{change.old}")
+        source = source.replace(change.old, change.new)
+    return source
+
+
+def recipe_copy(slug, directory, *changes, file="app.py"):
+    """recipes/<slug>/<file> itself, or, with changes, a copy of the recipe's folder in `directory`
+    (links followed) with them made in <file>; the path of the file to run."""
+    if not changes:
+        return RECIPES / slug / file
+    shutil.copytree(RECIPES / slug, directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "sessions", "*.log"))
+    target = directory / file
+    target.write_text(changed(target.read_text(), changes, f"recipes/{slug}/{file}"))
+    return target

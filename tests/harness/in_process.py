@@ -1,0 +1,75 @@
+"""A recipe imported as a module and driven with web.py's ``app.request()``, and what its store did.
+
+conftest.py's autouse fixture puts ``web.config`` back after each test: a recipe's settings at
+import never reach the next test.
+"""
+import importlib.util
+import re
+from pathlib import Path
+
+from harness import RECIPES
+
+
+def import_recipe(slug, app=None):
+    """Import recipes/<slug>/app.py (or the file `app`) as a fresh module, to drive it with ``app.request()``."""
+    path = Path(app) if app else RECIPES / slug / "app.py"
+    spec = importlib.util.spec_from_file_location(f"recipe_{slug.replace('-', '_')}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def cookie_header(response, name="webpy_session_id"):
+    """The Cookie header that sends back the session an ``app.request()`` response set."""
+    for header, value in response.header_items:
+        if header == "Set-Cookie" and value.startswith(name + "="):
+            return {"Cookie": value.split(";")[0]}
+    raise AssertionError(f"the answer sets no {name} cookie: {response.header_items}")
+
+
+def recorded_calls(monkeypatch, cls, method, name_of):
+    """A list that gets ``name_of(*args)`` of every call of ``cls.method`` from now on."""
+    log, original = [], getattr(cls, method)
+
+    def recorded(self, *args, **kwargs):
+        log.append(name_of(*args))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, method, recorded)
+    return log
+
+
+def store_calls_by_request(app, log):
+    """What the store did, as ``log`` records it, for each kind of request to a ``/count`` recipe."""
+    def calls(path, headers={}):
+        log.clear()
+        response = app.request(path, headers=headers)
+        return response, list(log)
+
+    first, first_calls = calls("/count")  # a process's first request: the cleanup, then a new visitor
+    returning = cookie_header(first)
+    return {"first": first_calls, "returning": calls("/count", returning)[1],
+            "unchanged": calls("/nowhere", returning)[1], "new": calls("/count")[1],
+            "reset": calls("/reset", returning)[1]}
+
+
+def lengths_after_appending(app, session, visits=4):
+    """The length of a list in the session after each visit of a handler that appends to it in place."""
+    class append:
+        def GET(self):
+            session.setdefault("cart", []).append("tea")
+            return str(len(session.cart))
+
+    app.add_mapping("/append", append)
+    first = app.request("/append")
+    return [int(first.data)] + [int(app.request("/append", headers=cookie_header(first)).data)
+                                for _ in range(visits - 1)]
+
+
+#: The leading number of a table row's second cell: how a page states a count per kind of request.
+TABLE_COUNT = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)
+
+
+def table_counts(page):
+    """The counts a page's table states, row by row (the page has one such table)."""
+    return [int(count) for count in TABLE_COUNT.findall(Path(page).read_text(encoding="utf-8"))]

@@ -1,0 +1,120 @@
+"""Throw-away PostgreSQL and Redis servers from local binaries, and what a missing tool does."""
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import redis
+
+from harness.processes import free_port, nginx_binary, python_env
+from harness.site import SERVICE_VARIABLES
+
+
+def missing(what, install):
+    """A tool or server this test needs is not here: skipped on a reader's machine, a failure in CI."""
+    message = f"{what} is not installed: {install}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+class Services:
+    """Throw-away PostgreSQL and Redis servers, each started on first use by this process
+    (under pytest-xdist, by each worker that needs it)."""
+
+    def __init__(self):
+        self.started = {}
+        self.stoppers = []
+
+    def environment(self, names):
+        """The stated variables of the named servers, started if need be and emptied for the caller.
+
+        PostgreSQL is emptied of the `cookbook` database that pages create; Redis of every key.
+        """
+        env = {}
+        for name in names:
+            if name not in SERVICE_VARIABLES:
+                raise ValueError(f"unknown service {name!r}: mkdocs.yml's extra.services has {sorted(SERVICE_VARIABLES)}")
+            if name not in self.started:
+                self.started[name] = getattr(self, "_start_" + name)()
+            assert sorted(self.started[name]) == sorted(SERVICE_VARIABLES[name]["variables"]), name
+            env.update(self.started[name])
+        if "postgres" in names:
+            self.database.drop()
+        if "redis" in names:
+            redis.Redis.from_url(env["REDIS_URL"]).flushall()
+        return env
+
+    def cookbook_database(self):
+        """An empty `cookbook` database, as a page makes it, and a DATABASE_URL naming it."""
+        env = self.environment(["postgres"])
+        subprocess.run(["createdb", "cookbook"], env=python_env(env), check=True)
+        return dict(env, DATABASE_URL="postgres:///cookbook")
+
+    def redis(self):
+        """An empty Redis and the REDIS_URL naming it."""
+        return self.environment(["redis"])
+
+    @contextmanager
+    def postgres_stopped(self):
+        """PostgreSQL stopped for the block, then started again on the same port and data directory."""
+        self.postgres_server.stop()
+        try:
+            yield
+        finally:
+            self.postgres_server.start()
+
+    def _start_postgres(self):
+        from pytest_postgresql.executors.proc import PostgreSQLExecutor
+        from pytest_postgresql.janitor import DatabaseJanitor
+
+        pg_ctl = shutil.which("pg_ctl") or max(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), default=None)
+        if not pg_ctl:
+            missing("PostgreSQL", "apt-get install postgresql (macOS: brew install postgresql)")
+        base = Path(tempfile.mkdtemp(prefix="cookbook-pg-"))
+        if os.geteuid() == 0:
+            # initdb and postgres refuse to run as root: run the cluster as `postgres`.
+            shutil.chown(base, "postgres")
+            wrapper = base / "pg_ctl"
+            wrapper.write_text(f'#!/bin/sh\nexec runuser -u postgres -- "{pg_ctl}" "$@"\n')
+            wrapper.chmod(0o755)
+            pg_ctl = str(wrapper)
+        port = free_port()
+        server = PostgreSQLExecutor(
+            executable=pg_ctl, host="127.0.0.1", port=port, datadir=str(base / "data"),
+            unixsocketdir=str(base), logfile=str(base / "postgres.log"), startparams="-w",
+            dbname="cookbook")
+        server.start()
+        self.postgres_server = server
+        self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
+        self.database = DatabaseJanitor(user="postgres", host="127.0.0.1", port=port, dbname="cookbook")
+        return {"PGHOST": "127.0.0.1", "PGPORT": str(port), "PGUSER": "postgres"}
+
+    def _start_nginx(self):
+        """nginx has no variables: a page starts it on the recipe's config. Here it is only looked for."""
+        if not nginx_binary():
+            missing("nginx", "apt-get install nginx (macOS: brew install nginx)")
+        return {}
+
+    def _start_redis(self):
+        from pytest_redis.executor import RedisExecutor
+
+        redis_server = shutil.which("redis-server")
+        if not redis_server:
+            missing("Redis", "apt-get install redis-server (macOS: brew install redis)")
+        base = Path(tempfile.mkdtemp(prefix="cookbook-redis-"))
+        port = free_port()
+        server = RedisExecutor(redis_server, databases=16, redis_timeout=30, loglevel="notice",
+                               host="127.0.0.1", port=port, datadir=base)
+        server.start()
+        self.redis_server = server
+        self.stoppers.append(lambda: (server.stop(), shutil.rmtree(base, ignore_errors=True)))
+        return {"REDIS_URL": f"redis://127.0.0.1:{port}/0"}
+
+    def stop(self):
+        while self.stoppers:
+            self.stoppers.pop()()
