@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: serve test check recipe bench translations
+.PHONY: serve test check recipe bench translations requirements
 
 serve: $(VENV)/installed
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
@@ -33,6 +33,19 @@ bench: $(VENV)/installed
 # French pages whose English twin changed after them, from git history.
 translations:
 	@$(PYTHON) tools/translations.py
+
+# The pinned files again, after an edit of the direct dependencies (requirements.in, and
+# requirements/site.in: what the site's build needs, all the publish workflow installs): uv,
+# installed into .venv for this only, compiles them for every platform and Python 3.11+, keeping
+# the versions already pinned (COMPILE_ARGS=--upgrade, or --upgrade-package NAME, moves them).
+# Commit all four files. make test and make serve install requirements.txt and need no uv.
+UV := uv==0.13.8
+COMPILE = $(BIN)/python -m uv pip compile --quiet --universal --python-version 3.11 \
+	--custom-compile-command "make requirements" $(COMPILE_ARGS)
+requirements: $(VENV)/installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(UV)
+	$(COMPILE) requirements/site.in -o requirements/site.txt
+	$(COMPILE) requirements.in -o requirements.txt
 
 $(VENV)/installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \

@@ -68,30 +68,53 @@ def other_site():
         site.close()
 
 
-#: The files that run longest (seconds, measured with four workers on 2 cores), started first:
-#: begun last, one of them would keep one worker busy alone at the end of the run. Pages and
-#: other files follow in their order.
+#: The files that run longest, started first: begun last, one of them would keep one worker busy
+#: alone at the end of the run. A run orders files by the seconds each took in the last run that
+#: ran it (pytest's cache); a fresh clone by this list (seconds measured with four workers on 2
+#: cores), then the rest in their order.
 LONGEST_FIRST = [
-    "tests/test_csrf.py",  # 130: Chromium's two minutes of Lax-allowing-unsafe, waited for
-    "tests/test_resilience.py",  # 125: PostgreSQL outages, waited out
-    "tests/test_browser_every_page.py",  # 105
-    "tests/test_reliability_faults.py",  # 65
-    "tests/test_cookies.py",  # 65
-    "tests/test_browser.py",  # 50
-    "tests/test_locking.py",  # 45
-    "tests/test_login.py",  # 40
+    "tests/test_csrf.py",  # 125: Chromium's two minutes of Lax-allowing-unsafe, waited for
+    "tests/test_resilience_outages.py",  # 100: PostgreSQL outages, waited out
+    "tests/test_browser_every_page.py",  # 50
+    "tests/test_cookies.py",  # 45
     "tests/test_reliability_load.py",  # 35: a 30-second load
+    "tests/test_browser.py",  # 30
+    "tests/test_locking.py",  # 30
+    "tests/test_reliability_sigkill.py",
+    "tests/test_reliability_outage.py",
+    "tests/test_reliability_disk.py",
+    "tests/test_login.py",
 ]
+seconds_by_file = defaultdict(float)
 
 
-def pytest_collection_modifyitems(items):
+def seconds_key(config):
+    """Where the cache keeps each file's seconds: one record per selection of markers (a file's
+    `make check` seconds are not its `make test` seconds)."""
+    return "cookbook/seconds_by_file/" + (config.option.markexpr or "all").replace(" ", "_")
+
+
+def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist, with --no-loadscope-reorder, files are handed out in this order."""
+    measured = config.cache.get(seconds_key(config), {}) if config.cache else {}
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.location[0], len(rank)))
+    if measured:
+        items.sort(key=lambda item: -measured.get(item.location[0], 0.0))
+    else:
+        items.sort(key=lambda item: rank.get(item.location[0], len(rank)))
+
+
+def pytest_runtest_logreport(report):
+    seconds_by_file[report.nodeid.split("::")[0]] += report.duration
 
 
 def pytest_sessionfinish(session):
-    """Under pytest-xdist, a worker hands its transcript counts and reliability figures to the controller."""
+    """Under pytest-xdist, a worker hands its transcript counts and reliability figures to the
+    controller; the controller (or a run without workers) keeps each file's seconds for the next run."""
+    if not hasattr(session.config, "workeroutput") and session.config.cache and seconds_by_file:
+        key = seconds_key(session.config)
+        session.config.cache.set(key, dict(session.config.cache.get(key, {}), **{path: round(seconds, 2)
+                                                                 for path, seconds in seconds_by_file.items()}))
     if hasattr(session.config, "workeroutput"):
         session.config.workeroutput["transcripts_run"] = dict(transcripts_run)
         session.config.workeroutput["reliability_figures"] = dict(reliability_figures)

@@ -18,8 +18,11 @@ import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent / "tests"))
-from harness import RECIPES, Services, start_recipe  # noqa: E402
+sys.path.insert(0, str(BENCH.parent / "tests"))  # the harness package, tests/harness/ (no test module)
+from harness import RECIPES  # noqa: E402
+from harness.copies import Change, recipe_copy  # noqa: E402
+from harness.processes import start_recipe  # noqa: E402
+from harness.services import Services  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
 APP = RECIPES / "locking" / "app.py"
@@ -40,9 +43,9 @@ STORES = {
 
 
 def unlocked(workdir):
-    copy = Path(workdir) / "unlocked.py"
-    copy.write_text(APP.read_text().replace("session = LockedSession(", "session = web.session.Session("))
-    return copy
+    """A copy of the recipe in workdir/unlocked/ with web.py's Session instead of LockedSession."""
+    return recipe_copy("locking", Path(workdir) / "unlocked",
+                       Change("the session lock", "session = LockedSession(", "session = web.session.Session("))
 
 
 def measure(app, env, sessions, workdir):

@@ -1,8 +1,12 @@
-"""The benchmark's results as a table and as issue #8's targets: printed by bench/run.py, shown by the Performance page."""
+"""The benchmark's results as a table and against its targets: printed by bench/run.py, shown by the Performance page.
+
+The targets are what the production recipes set out to reach; they are stated here, beside the
+code that checks them, because a reader of the repository has no issue tracker to look them up in.
+"""
 
 
 def targets(results):
-    """Issue #8's targets, each with what was measured: (text, met)."""
+    """The targets, each with what was measured: (text, met)."""
     by_name = {result["name"]: result for result in results}
     smallest = lambda name: by_name[name]["in_process"][0]  # noqa: E731
     lines = []

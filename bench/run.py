@@ -2,8 +2,13 @@
 
 Starts throw-away PostgreSQL and Redis servers as the test suite does, measures every store
 in-process (bench/measure.py) and over HTTP (wrk, loopback only, a few seconds each), prints
-one table and the targets of issue #8, and writes bench/results.json for the Performance page.
+one table and the targets (bench/report.py: the figures the recipes aim for, each met or not),
+and writes bench/results.json for the Performance page.
+
+The cases: web.py's own stores, served by bench/stock.py (STOCK_CASES below), and the recipes'
+stores: each variant of tests/harness/catalogue.py that names a case (`bench=`).
 """
+import ast
 import hashlib
 import json
 import os
@@ -16,8 +21,11 @@ import urllib.request
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH.parent / "tests"))
-from harness import RECIPES, Services, python_env, start_recipe  # noqa: E402
+sys.path.insert(0, str(BENCH.parent / "tests"))  # the harness package, tests/harness/ (no test module)
+from harness import REPO  # noqa: E402
+from harness.catalogue import VARIANTS, cookbook_database  # noqa: E402
+from harness.processes import python_env, start_recipe  # noqa: E402
+from harness.services import Services  # noqa: E402
 from report import table, targets  # noqa: E402
 
 SIZES = [1_000, 10_000, 100_000]
@@ -25,31 +33,71 @@ HTTP_SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
 STOCK = BENCH / "stock.py"
 
 
-def stock(store):
-    return lambda services: {"BENCH_STORE": store}
+def stock(store, servers=lambda services: {}):
+    """bench/stock.py's environment for one of web.py's stores (its BENCH_STORE), on the servers it needs."""
+    return lambda services: dict(servers(services), BENCH_STORE=store)
 
 
-def on_postgres(extra):
-    return lambda services: dict(services.cookbook_database(), **extra)
-
-
-#: name -> (app, function of the servers returning the app's environment, kind of store call)
-CASES = {
-    "no session": (STOCK, stock("none"), ""),
-    "MemoryStore": (STOCK, stock("memory"), ""),
-    "DiskStore": (STOCK, stock("disk"), ""),
-    "cleanup recipe": (RECIPES / "cleanup" / "app.py", lambda services: {}, ""),
-    "ShelfStore": (STOCK, stock("shelf"), ""),
-    "DBStore, SQLite": (STOCK, stock("sqlite"), "SQL"),
-    "DBStore, PostgreSQL": (STOCK, on_postgres({"BENCH_STORE": "postgres"}), "SQL"),
-    "postgres recipe": (RECIPES / "postgres" / "app.py", on_postgres({}), "SQL"),
-    "redis recipe": (RECIPES / "redis" / "app.py", lambda services: services.environment(["redis"]), "Redis"),
+#: web.py's own stores, served by bench/stock.py: name -> (environment, kind of store call counted).
+STOCK_CASES = {
+    "no session": (stock("none"), ""),
+    "MemoryStore": (stock("memory"), ""),
+    "DiskStore": (stock("disk"), ""),
+    "ShelfStore": (stock("shelf"), ""),
+    "DBStore, SQLite": (stock("sqlite"), "SQL"),
+    "DBStore, PostgreSQL": (stock("postgres", cookbook_database), "SQL"),
 }
+#: What the store calls of a recipe on these servers are counted as (bench/measure.py counts both).
+CALLS = {"postgres": "SQL", "redis": "Redis"}
+#: A recipe's row comes after the stock store it does better than (the table reads as a comparison);
+#: a recipe not named here comes last.
+AFTER = {"cleanup": "DiskStore", "postgres": "DBStore, PostgreSQL"}
+
+
+def cases():
+    """name -> (app, function of the servers returning the app's environment, kind of store call),
+    in the table's order: each stock store, then the recipes that do better than it."""
+    def recipe_case(variant):
+        calls = " ".join(CALLS[service] for service in variant.recipe.services if service in CALLS)
+        return {variant.bench: (variant.recipe.app, variant.environment, calls)}
+
+    recipes = [variant for variant in VARIANTS.values() if variant.bench]
+    ordered = {}
+    for name, (environment, calls) in STOCK_CASES.items():
+        ordered[name] = (STOCK, environment, calls)
+        for variant in recipes:
+            if AFTER.get(variant.slug) == name:
+                ordered |= recipe_case(variant)
+    for variant in recipes:
+        if variant.bench not in ordered:
+            ordered |= recipe_case(variant)
+    return ordered
+
+
+CASES = cases()
+
+
+def code_digest(source):
+    """A digest of the code, not of its bytes: comments, blank lines and layout leave it as it is.
+
+    It is taken on the syntax tree, as ast.dump shows it, less the empty fields (None, []) that
+    ast.dump shows or hides depending on Python's version (3.12 adds `type_params=[]`, 3.13 hides
+    empty lists): the weekly job, on the newest Python, finds the same digest.
+    tests/test_bench.py computes it the same way.
+    """
+    def canonical(node):
+        if isinstance(node, ast.AST):
+            return [type(node).__name__] + [[field, canonical(value)] for field, value in ast.iter_fields(node)
+                                            if value is not None and value != []]
+        if isinstance(node, list):
+            return [canonical(item) for item in node]
+        return repr(node)
+    return hashlib.sha256(repr(canonical(ast.parse(source))).encode()).hexdigest()
 
 
 def fingerprint(app):
-    """Which code was measured: the app's path and a digest of its text (tests/test_bench.py compares them)."""
-    return {"path": app.relative_to(BENCH.parent).as_posix(), "sha256": hashlib.sha256(app.read_bytes()).hexdigest()}
+    """Which code was measured: the app's path and a digest of its code (tests/test_bench.py compares them)."""
+    return {"path": app.relative_to(REPO).as_posix(), "code_sha256": code_digest(app.read_text())}
 
 
 def in_process(app, env):

@@ -1,22 +1,51 @@
 """The Performance page shows a run of today's benchmark on today's code."""
+import ast
 import hashlib
 import json
-import sys
 
 from harness import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-from run import CASES  # noqa: E402
+from harness.catalogue import VARIANTS
 
 RESULTS = json.loads((REPO / "bench" / "results.json").read_text(encoding="utf-8"))
 
 
+def code_digest(source):
+    """The digest bench/run.py records of each app: of its syntax tree, less the empty fields that
+    ast.dump shows or not depending on Python's version. Comments and layout leave it as it is."""
+    def canonical(node):
+        if isinstance(node, ast.AST):
+            return [type(node).__name__] + [[field, canonical(value)] for field, value in ast.iter_fields(node)
+                                            if value is not None and value != []]
+        if isinstance(node, list):
+            return [canonical(item) for item in node]
+        return repr(node)
+    return hashlib.sha256(repr(canonical(ast.parse(source))).encode()).hexdigest()
+
+
+def stock_cases():
+    """The names of bench/run.py's STOCK_CASES, read from its source (bench/ holds scripts, not a package)."""
+    for node in ast.parse((REPO / "bench" / "run.py").read_text()).body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["STOCK_CASES"]:
+            return [ast.literal_eval(key) for key in node.value.keys]
+    raise AssertionError("bench/run.py has no STOCK_CASES")
+
+
 def test_the_results_cover_every_case_of_the_benchmark():
-    assert [result["name"] for result in RESULTS["results"]] == list(CASES)
+    """Each of web.py's stores on bench/stock.py, and each variant the catalogue benchmarks, on its recipe."""
+    measured = [(result["name"], result["app"]["path"]) for result in RESULTS["results"]]
+    cases = [(name, "bench/stock.py") for name in stock_cases()] + [
+        (variant.bench, variant.recipe.app.relative_to(REPO).as_posix()) for variant in VARIANTS.values() if variant.bench]
+    assert sorted(measured) == sorted(cases)
 
 
 def test_the_results_were_measured_on_the_code_as_it_is():
     """A recipe changed since `make bench` ran: run it again (the page's figures would be stale)."""
     stale = [result["name"] for result in RESULTS["results"]
-             if hashlib.sha256((REPO / result["app"]["path"]).read_bytes()).hexdigest() != result["app"]["sha256"]]
+             if code_digest((REPO / result["app"]["path"]).read_text()) != result["app"]["code_sha256"]]
     assert stale == []
+
+
+def test_a_reworded_comment_or_new_layout_leaves_the_code_digest_as_it_is():
+    source = "x = 1  # one\n\ndef total(a, b):\n    return a + b\n"
+    assert code_digest(source) == code_digest("# Two lines.\nx = 1\n\n\ndef total(a,\n          b):\n    return a + b  # the sum\n")
+    assert code_digest(source) != code_digest(source.replace("a + b", "b + a"))

@@ -1,7 +1,9 @@
 """The GitHub workflows are valid, checked offline against the workflow schema vendored by
-check-jsonschema."""
+check-jsonschema, and the publish workflow installs only what the site's build needs."""
 import subprocess
 import sys
+
+import yaml
 
 from harness import REPO
 
@@ -26,3 +28,11 @@ def test_an_invalid_workflow_fails(tmp_path):
     broken.write_text("on: push\njobs:\n  test:\n    steps:\n      - run: make test\n")  # no runs-on
     code, output = check(broken)
     assert code != 0 and "runs-on" in output, output
+
+
+def test_the_publish_workflow_installs_the_site_requirements_only():
+    """Building the site needs requirements/site.txt, not the test suite's requirements.txt."""
+    steps = yaml.safe_load((REPO / ".github" / "workflows" / "pages.yml").read_text())["jobs"]["build"]["steps"]
+    commands = "\n".join(step.get("run", "") for step in steps)
+    assert "pip install --quiet -r requirements/site.txt" in commands
+    assert " requirements.txt" not in commands and "make " not in commands, commands
