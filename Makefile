@@ -38,7 +38,8 @@ translations:
 # requirements/site.in: what the site's build needs, all the publish workflow installs): uv,
 # installed into .venv for this only, compiles them for every platform and Python 3.11+, keeping
 # the versions already pinned (COMPILE_ARGS=--upgrade, or --upgrade-package NAME, moves them).
-# Commit all four files. make test and make serve install requirements.txt and need no uv.
+# Needs the network (PyPI). Commit all four files. make test and make serve install requirements.txt
+# and need no uv.
 UV := uv==0.13.8
 COMPILE = $(BIN)/python -m uv pip compile --quiet --universal --python-version 3.11 \
 	--custom-compile-command "make requirements" $(COMPILE_ARGS)

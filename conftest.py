@@ -96,7 +96,8 @@ def seconds_key(config):
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist, with --no-loadscope-reorder, files are handed out in this order."""
-    measured = config.cache.get(seconds_key(config), {}) if config.cache else {}
+    cache = getattr(config, "cache", None)
+    measured = cache.get(seconds_key(config), {}) if cache else {}
     rank = {path: index for index, path in enumerate(LONGEST_FIRST)}
     if measured:
         items.sort(key=lambda item: -measured.get(item.location[0], 0.0))
@@ -111,7 +112,7 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session):
     """Under pytest-xdist, a worker hands its transcript counts and reliability figures to the
     controller; the controller (or a run without workers) keeps each file's seconds for the next run."""
-    if not hasattr(session.config, "workeroutput") and session.config.cache and seconds_by_file:
+    if not hasattr(session.config, "workeroutput") and getattr(session.config, "cache", None) and seconds_by_file:
         key = seconds_key(session.config)
         session.config.cache.set(key, dict(session.config.cache.get(key, {}), **{path: round(seconds, 2)
                                                                  for path, seconds in seconds_by_file.items()}))

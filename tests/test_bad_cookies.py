@@ -3,21 +3,25 @@
 The corpus (CORPUS) is data: malformed values of the recipe's own session cookie, then whole
 Cookie headers in which the name varies too (the same name several times, other frameworks'
 session cookies, odd separators, several Cookie lines). Each one is one request on a connection
-of its own to a server per store variant (VARIANTS), which must answer 2xx without a traceback,
-with a new session id of its own (never one the request named), its count at 1 on /count, and
-run nothing the cookie carries. The requests tried and the failures are printed at the end of
-the run (see conftest.py).
+of its own to a server per store variant (the VARIANTS of tests/harness/catalogue.py), which
+must answer 2xx without a traceback, with a new session id of its own (never one the request
+named), its count at 1 on /count, and run nothing the cookie carries. The requests tried and the
+failures are printed at the end of the run (see conftest.py).
 """
 import base64
-import http.client
 import os
 import pickle
 import re
-import subprocess
 
 import pytest
 
-from harness import COOKIE_NAMES, RECIPES, Services, entry_page, python_env, reliability_figures, start_recipe
+from harness.catalogue import RECIPES_CATALOGUE, VARIANTS
+from harness.client import request
+from harness.copies import Change, recipe_copy
+from harness.processes import start_recipe
+from harness.report import reliability_figures
+
+pytestmark = pytest.mark.reliability
 
 
 class Planted:
@@ -124,75 +128,36 @@ assert len(CORPUS) >= 50
 assert not any(re.search(rb"[\r\n]", line) for lines in CORPUS.values() for line in lines)
 
 
-def dbstore_on_postgres(services):
-    env = services.cookbook_database()
-    subprocess.run(["psql", "-d", "cookbook", "-q", "-f", RECIPES / "dbstore" / "schema.sql"],
-                   env=python_env(env), check=True)
-    return env
-
-
-def embedded_default(services):
-    return {}
-
-
-#: Every recipe on its embedded default, then the other stores recipes offer:
-#: name -> (recipe, function of the `services` fixture returning the recipe's extra environment).
-VARIANTS = {path.name: (path.name, embedded_default) for path in sorted(RECIPES.iterdir())}
-VARIANTS["dbstore on postgres"] = ("dbstore", dbstore_on_postgres)
-VARIANTS["stores with shelf"] = ("stores", lambda services: {"SESSION_STORE": "shelf"})
-VARIANTS["stores with sqlite"] = ("stores", lambda services: {"SESSION_STORE": "sqlite"})
-VARIANTS["stores with memory"] = ("stores", lambda services: {"SESSION_STORE": "memory"})
-VARIANTS["postgres"] = ("postgres", Services.cookbook_database)
-VARIANTS["resilience on postgres"] = ("resilience", Services.cookbook_database)
-VARIANTS["redis"] = ("redis", lambda services: services.environment(["redis"]))
-VARIANTS["locking on postgres"] = ("locking", lambda services: dict(services.cookbook_database(), SESSION_STORE="postgres"))
-VARIANTS["locking on redis"] = ("locking", lambda services: dict(services.environment(["redis"]), SESSION_STORE="redis"))
-VARIANTS["scale-out"] = ("scale-out", lambda services: services.environment(["redis"]))  # Redis unless DATABASE_URL
-VARIANTS["scale-out on postgres"] = ("scale-out", Services.cookbook_database)
-
-
 @pytest.fixture(scope="module", params=VARIANTS)
 def server(request, tmp_path_factory, services):
-    slug, environment = VARIANTS[request.param]
-    running = start_recipe(RECIPES / slug / "app.py", tmp_path_factory.mktemp(slug), environment(services))
-    running.path = entry_page(slug)
-    running.cookie = COOKIE_NAMES.get(slug, "webpy_session_id").encode()
-    running.ids_given, running.log_read = set(), 0
-    yield running
+    variant = VARIANTS[request.param]
+    running = start_recipe(variant.recipe.app, tmp_path_factory.mktemp(variant.slug), variant.environment(services))
+    yield under_test(running, variant.recipe)
     running.stop()
 
 
-def ask(port, path, cookie_lines):
-    """GET path with these Cookie header lines, on a connection of its own: (status, headers, body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.putrequest("GET", path)
-        for line in cookie_lines:
-            connection.putheader("Cookie", line)
-        connection.endheaders()
-        response = connection.getresponse()
-        return response.status, response.getheader("Set-Cookie", ""), response.read()
-    finally:
-        connection.close()
+def under_test(server, recipe):
+    """The server, with what the checks keep across requests: the ids it gave, how much of its log was read."""
+    server.recipe, server.ids_given, server.log_read = recipe, set(), 0
+    return server
 
 
-def broken_promises(server, cookie_lines, status, set_cookie, body):
+def broken_promises(server, cookie_lines, answer):
     """What the answer to a malformed cookie did wrong (an empty list: a fresh session, nothing else)."""
     wrong = []
-    if not 200 <= status < 300:
-        wrong.append(f"status {status}")
-    if b"Traceback" in body:
+    if not 200 <= answer.status < 300:
+        wrong.append(f"status {answer.status}")
+    if b"Traceback" in answer.body:
         wrong.append("a traceback in the body")
-    if server.path == "/count" and body != b"1":
-        wrong.append(f"count {body[:80]!r}, not 1")
-    new_id = re.search(re.escape(server.cookie.decode()) + r"=([0-9a-f]{40});", set_cookie)
+    if server.recipe.counts and answer.body != b"1":
+        wrong.append(f"count {answer.body[:80]!r}, not 1")
+    new_id = answer.session_id(server.recipe.cookie)
     if not new_id:
-        wrong.append(f"no new session cookie: {set_cookie!r}")
-    elif (new_id.group(1).encode() in b"".join(cookie_lines).lower() + UNKNOWN_ID
-          or new_id.group(1) in server.ids_given):
-        wrong.append(f"the id {new_id.group(1)} is not a new one")
+        wrong.append(f"no new session cookie: {answer.headers.get_all('Set-Cookie')!r}")
+    elif new_id.encode() in b"".join(cookie_lines).lower() + UNKNOWN_ID or new_id in server.ids_given:
+        wrong.append(f"the id {new_id} is not a new one")
     else:
-        server.ids_given.add(new_id.group(1))
+        server.ids_given.add(new_id)
     log = server.log()
     if "Traceback" in log[server.log_read:]:
         wrong.append("a traceback in the server's log")
@@ -204,9 +169,9 @@ def broken_promises(server, cookie_lines, status, set_cookie, body):
 
 def try_corpus_case(server, cookie):
     """Send one case of the corpus to the server: what it did wrong, and the body it answered."""
-    lines = [line.replace(NAME, server.cookie) for line in cookie]
-    status, set_cookie, body = ask(server.port, server.path, lines)
-    return broken_promises(server, lines, status, set_cookie, body), body
+    lines = [line.replace(NAME, server.recipe.cookie.encode()) for line in cookie]
+    answer = request(server, server.recipe.entry, cookie=lines)
+    return broken_promises(server, lines, answer), answer.body
 
 
 @pytest.mark.parametrize("cookie", CORPUS.values(), ids=CORPUS.keys())
@@ -218,13 +183,15 @@ def test_malformed_cookie_gets_a_fresh_session(server, cookie):
 
 
 COUNT_SESSION = 'session = web.session.Session(\n    app, web.session.DiskStore("sessions"), initializer={"count": 0}\n)\n'
-#: Copies of the count recipe that break the promise: name -> (replacement of its session, corpus cases that must fail).
+#: Copies of the count recipe that break the promise: name -> (the change, corpus cases that must fail).
 BROKEN = {
-    # web.py's other setting: an unknown id is a 500 (SessionExpired), not a new session.
-    "ignore_expiry off": ("web.config.session_parameters.ignore_expiry = False\n" + COUNT_SESSION,
-                          {"an id never given out", "40 capital hex digits", "39 hex digits", "4 KB of hex"}),
-    # A Session that takes any well-formed id it is sent as a new session of its own: session fixation.
-    "adopts unknown ids": ("""
+    "ignore_expiry off": (
+        Change("web.py's ignore_expiry: an unknown id is a 500 (SessionExpired), not a new session",
+               COUNT_SESSION, "web.config.session_parameters.ignore_expiry = False\n" + COUNT_SESSION),
+        {"an id never given out", "40 capital hex digits", "39 hex digits", "4 KB of hex"}),
+    "adopts unknown ids": (
+        Change("the refusal of unknown ids: any well-formed id it is sent becomes a session (fixation)",
+               COUNT_SESSION, """
 class AdoptingSession(web.session.Session):
     def _check_expiry(self):
         if self.session_id and self.session_id not in self.store:
@@ -232,25 +199,21 @@ class AdoptingSession(web.session.Session):
 
 
 session = AdoptingSession(app, web.session.DiskStore("sessions"), initializer={"count": 0})
-""", {"an id never given out", "quoted id never given out", "an id never given out, percent-encoded"}),
-    # A handler that reads the cookie itself and trusts it: a 500 and a traceback.
-    "reads the cookie as hex": (COUNT_SESSION + "app.add_processor(web.loadhook(lambda: bytes.fromhex(web.cookies().get('webpy_session_id', ''))))\n",
-                                {"non-hex", "path", "NUL", "41 hex digits"}),
+"""),
+        {"an id never given out", "quoted id never given out", "an id never given out, percent-encoded"}),
+    "reads the cookie as hex": (
+        Change("the cookie left to web.py's Session: a handler trusts it, a 500 and a traceback",
+               COUNT_SESSION, COUNT_SESSION + "app.add_processor(web.loadhook("
+                              "lambda: bytes.fromhex(web.cookies().get('webpy_session_id', ''))))\n"),
+        {"non-hex", "path", "NUL", "41 hex digits"}),
 }
 
 
 @pytest.mark.parametrize("broken", BROKEN)
-def test_the_corpus_finds_a_broken_recipe(broken, tmp_path):
+def test_the_corpus_finds_a_broken_recipe(broken, tmp_path, recipe_server):
     """The same requests and checks, against a copy of the count recipe that breaks the promise: they fail."""
-    replacement, must_fail = BROKEN[broken]
-    source = (RECIPES / "count" / "app.py").read_text()
-    assert source.count(COUNT_SESSION) == 1
-    (tmp_path / "app.py").write_text(source.replace(COUNT_SESSION, replacement))
-    server = start_recipe(tmp_path / "app.py", tmp_path)
-    server.path, server.cookie, server.ids_given, server.log_read = "/count", b"webpy_session_id", set(), 0
-    try:
-        failed = {name for name, cookie in CORPUS.items() if try_corpus_case(server, cookie)[0]}
-    finally:
-        server.stop()
+    change, must_fail = BROKEN[broken]
+    server = under_test(recipe_server(recipe_copy("count", tmp_path / "copy", change)), RECIPES_CATALOGUE["count"])
+    failed = {name for name, cookie in CORPUS.items() if try_corpus_case(server, cookie)[0]}
     print(f"\n{broken}: {len(failed)} of {len(CORPUS)} cases failed: {sorted(failed)}")
     assert must_fail <= failed, must_fail - failed

@@ -45,6 +45,16 @@ def test_the_results_were_measured_on_the_code_as_it_is():
     assert stale == []
 
 
+def test_bench_run_records_the_digest_this_test_compares():
+    """bench/run.py's code_digest and this file's are one function, written twice: bench/ holds scripts, not a package."""
+    definition = next(node for node in ast.parse((REPO / "bench" / "run.py").read_text()).body
+                      if isinstance(node, ast.FunctionDef) and node.name == "code_digest")
+    namespace = {"ast": ast, "hashlib": hashlib}
+    exec(compile(ast.Module([definition], type_ignores=[]), "bench/run.py", "exec"), namespace)
+    for path in sorted({result["app"]["path"] for result in RESULTS["results"]} | {"bench/run.py"}):
+        assert namespace["code_digest"]((REPO / path).read_text()) == code_digest((REPO / path).read_text()), path
+
+
 def test_a_reworded_comment_or_new_layout_leaves_the_code_digest_as_it_is():
     source = "x = 1  # one\n\ndef total(a, b):\n    return a + b\n"
     assert code_digest(source) == code_digest("# Two lines.\nx = 1\n\n\ndef total(a,\n          b):\n    return a + b  # the sum\n")

@@ -10,7 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import web
 
-from harness import REPO, RECIPES, RecipeExited, fetch, import_recipe, python_env, start_recipe
+from harness import RECIPES, REPO
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get
+from harness.in_process import cookie_header, import_recipe
+from harness.processes import RecipeExited, python_env, start_recipe
 
 RECIPE = RECIPES / "cleanup"
 PAGE_COMMAND = "python recipes/cleanup/app.py --cleanup"  # what the page runs
@@ -31,27 +35,24 @@ def idle_sessions(root, number, days):
         make_idle(os.path.join(root, f"{n:040x}"), days)
 
 
-def restart_and_request_at_once(slug, directory, requests=200, clients=10):
+def restart_and_request_at_once(slug, directory, recipe_server, requests=200, clients=10):
     """Start the recipe over 5,000 sessions idle for three days; send requests at once; (statuses, log)."""
     idle_sessions(directory / "sessions", 5000, days=3)
-    server = start_recipe(RECIPES / slug / "app.py", directory)
-    try:
-        with ThreadPoolExecutor(clients) as pool:
-            statuses = Counter(pool.map(lambda _: fetch(server.port, "/count")[0], range(requests)))
-    finally:
-        server.stop()
+    server = recipe_server(RECIPES_CATALOGUE[slug].app, cwd=directory)
+    with ThreadPoolExecutor(clients) as pool:
+        statuses = Counter(pool.map(lambda _: get(server, "/count").status, range(requests)))
     print(slug, dict(statuses))
     return statuses, server.log()
 
 
-def test_stock_disk_store_fails_requests_after_a_restart(tmp_path):
-    statuses, log = restart_and_request_at_once("count", tmp_path)
+def test_stock_disk_store_fails_requests_after_a_restart(tmp_path, recipe_server):
+    statuses, log = restart_and_request_at_once("count", tmp_path, recipe_server)
     assert statuses[500] >= 5, f"web.py's in-request cleanup did not race: {dict(statuses)}"
     assert "FileNotFoundError" in log and "in cleanup" in log
 
 
-def test_this_recipe_answers_every_request_and_leaves_the_files(tmp_path):
-    statuses, log = restart_and_request_at_once("cleanup", tmp_path)
+def test_this_recipe_answers_every_request_and_leaves_the_files(tmp_path, recipe_server):
+    statuses, log = restart_and_request_at_once("cleanup", tmp_path, recipe_server)
     assert statuses == Counter({200: 200}), log
     assert len(os.listdir(tmp_path / "sessions")) >= 5000
 
@@ -108,7 +109,7 @@ def test_a_request_that_does_not_save_its_session_is_not_activity(recipe):
             return str(recipe.session.count)
 
     recipe.app.add_mapping("/peek", peek)
-    cookie = {"Cookie": dict(recipe.app.request("/count").header_items)["Set-Cookie"].split(";")[0]}
+    cookie = cookie_header(recipe.app.request("/count"))
     (session_file,) = os.scandir(recipe.store.root)
     make_idle(session_file.path)
     assert recipe.app.request("/peek", headers=cookie).data == b"1"  # used...
@@ -141,7 +142,7 @@ def test_a_session_saved_between_stat_and_removal_is_lost(recipe, monkeypatch):
 def removed_by_cleanup_during_the_request(recipe, monkeypatch, page, path_check):
     """A returning visitor's request, its session file made idle and removed by --cleanup when `path_check`
     (which of DiskStore's `os.path.exists` calls on the file) has just found it there; (response, old cookie)."""
-    cookie = {"Cookie": dict(recipe.app.request("/count").header_items)["Set-Cookie"].split(";")[0]}
+    cookie = cookie_header(recipe.app.request("/count"))
     (session_file,) = os.scandir(recipe.store.root)
     exists, checks = os.path.exists, []
 

@@ -1,53 +1,36 @@
 """What the count page says about web.py 0.76 beyond its transcripts."""
-import re
-import urllib.error
-import urllib.request
-
 import pytest
 
-from harness import RECIPES, counted_at_once, import_recipe, start_recipe
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import counted_at_once, get
+from harness.copies import Change, recipe_copy
+from harness.in_process import cookie_header, import_recipe
 
-
-OLD_GUARD = """
+SESSION = 'session = web.session.Session(\n    app, web.session.DiskStore("sessions"), initializer={"count": 0}\n)\n'
+DEBUG_ON = Change("debug mode off: web.py's reloader on", "web.config.debug = False\n")
+OLD_GUARD = Change("nothing: the old cookbook's guard, one Session kept in web.config", SESSION, """
 if web.config.get("_session") is None:
     session = web.session.Session(app, web.session.DiskStore("sessions"), initializer={"count": 0})
     web.config._session = session
 else:
     session = web.config._session
-"""
-
-
-def status_of(url):
-    try:
-        return urllib.request.urlopen(url).status
-    except urllib.error.HTTPError as error:
-        return error.code
+""")
 
 
 @pytest.mark.parametrize("guard", [False, True], ids=["plain", "with the old cookbook's guard"])
-def test_debug_mode_breaks_the_session(tmp_path, guard):
+def test_debug_mode_breaks_the_session(tmp_path, recipe_server, guard):
     """Without `web.config.debug = False` the reloader makes a second Session: 500s."""
-    source = (RECIPES / "count" / "app.py").read_text()
-    assert "web.config.debug = False" in source
-    source = source.replace("web.config.debug = False", "")
-    if guard:
-        source, replaced = re.subn(r"^session = .*?^\)\n", OLD_GUARD, source, flags=re.MULTILINE | re.DOTALL)
-        assert replaced == 1
-    app = tmp_path / "app.py"
-    app.write_text(source)
-    server = start_recipe(app, tmp_path)
-    try:
-        statuses = [status_of(f"http://127.0.0.1:{server.port}{path}") for path in ["/count", "/reset"]]
-    finally:
-        server.stop()
+    changes = [DEBUG_ON, OLD_GUARD] if guard else [DEBUG_ON]
+    server = recipe_server(recipe_copy("count", tmp_path, *changes))
+    statuses = [get(server, path).status for path in ["/count", "/reset"]]
     assert statuses == [500, 500]
     assert "AttributeError: 'ThreadedDict' object has no attribute 'count'" in server.log()
     assert "AttributeError: 'ThreadedDict' object has no attribute 'session_id'" in server.log()
 
 
-def test_overlapping_requests_of_one_session_lose_updates(tmp_path):
+def test_overlapping_requests_of_one_session_lose_updates(recipe_server):
     """No locking: 40 requests at once with one cookie count far fewer than 40."""
-    counted = counted_at_once(RECIPES / "count" / "app.py", tmp_path)
+    counted = counted_at_once(recipe_server(RECIPES_CATALOGUE["count"].app))
     assert counted <= 30, f"{counted} of 40: fewer than 10 updates were lost"
 
 
@@ -56,7 +39,7 @@ def test_count_with_the_test_client(tmp_path, monkeypatch):
     recipe = import_recipe("count")
     first = recipe.app.request("/count")
     assert first.data == b"1"
-    cookie = dict(first.header_items)["Set-Cookie"].split(";")[0]
-    assert recipe.app.request("/count", headers={"Cookie": cookie}).data == b"2"
-    assert recipe.app.request("/reset", headers={"Cookie": cookie}).data == b"Reset"
+    cookie = cookie_header(first)
+    assert recipe.app.request("/count", headers=cookie).data == b"2"
+    assert recipe.app.request("/reset", headers=cookie).data == b"Reset"
     assert list((tmp_path / "sessions").iterdir()) == []

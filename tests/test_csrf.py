@@ -1,18 +1,28 @@
 """What the CSRF page says beyond its transcripts, in Chromium where browsers are concerned.
 
-Each defence is taken out in a copy of the recipe, and the attack it stops then succeeds.
+Each defence is taken out in a copy of the recipe, and the attack it stops then succeeds. The
+attacker's pages come from harness/other_site.py, as in test_cookies.py.
 """
 import hmac
 import time
 
 import pytest
 
-from harness import import_recipe, start_recipe
-from test_cookies import APP_HOST, OTHER_SITE, SIBLING_HOST, context, other_site, recipe_copy, server  # noqa: F401
-from test_login import request, session_cookie
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get, post
+from harness.copies import Change, recipe_copy
+from harness.in_process import cookie_header, import_recipe
+from harness.other_site import APP_HOST, OTHER_SITE, SIBLING_HOST
+from harness.processes import start_recipe
 
-NO_CHECK = {"check": ("        if not token_is_valid(sent):\n", "        if False:\n")}
-LAX = {"lax": ("web.config.debug = False\n", 'web.config.debug = False\nweb.config.session_parameters.samesite = "Lax"\n')}
+APP = RECIPES_CATALOGUE["csrf"].app
+NO_CHECK = Change("the token check", old="        if not token_is_valid(sent):\n", new="        if False:\n")
+LAX = Change("nothing: the cookie made SameSite=Lax", old="web.config.debug = False\n",
+             new='web.config.debug = False\nweb.config.session_parameters.samesite = "Lax"\n')
+KEEP_COOKIE = Change("no cookie on a refusal", old="            session.send_cookie = False\n")
+# The loadhook taken out: a post without the cookie gets a new session's.
+NEW_COOKIE = Change("the loadhook that sends no new cookie to a post without one",
+                    old="app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))\n")
 # Where the forged form comes from: (its host, the address its server listens on).
 ATTACKERS = {"another site": (OTHER_SITE, OTHER_SITE), "a sibling host": (SIBLING_HOST, "127.0.0.1")}
 
@@ -43,6 +53,11 @@ def session_id(context):
     return {cookie["name"]: cookie["value"] for cookie in context.cookies()}["webpy_session_id"]
 
 
+def token(page_text):
+    """The CSRF token of the form's page."""
+    return page_text.split('name="csrf_token" value="')[1].split('"')[0]
+
+
 def attack(context, form_url, attacker):
     """The visitor saves a message, then opens the attacker's page: (status of the forged post,
     the message the visitor sees next, whether the visitor's session id stayed the same)."""
@@ -54,52 +69,32 @@ def attack(context, form_url, attacker):
     return status, shown_message(page, form_url), session_id(context) == before
 
 
-KEEP_COOKIE = {"keep": ("            session.send_cookie = False\n", "")}
-# The loadhook taken out: a post without the cookie gets a new session's.
-NEW_COOKIE = {"hook": ("app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))\n", "")}
 MINE, FORGED, LOST = "Your message: mine", "Your message: sent by the attacker", "Your message:"
 # What the recipe lacks, its cookie's SameSite, where the attacker is ->
 # (the forged post's status, the message the visitor sees next, the same session id?).
 FORGERIES = {
-    "recipe, from another site": ({}, "absent", "another site", (403, MINE, True)),
-    "recipe, from a sibling host": ({}, "absent", "a sibling host", (403, MINE, True)),
-    "recipe, Lax, from another site": ({}, "Lax", "another site", (403, MINE, True)),
-    "no check, from another site": (NO_CHECK, "absent", "another site", (303, FORGED, True)),
-    "no check, from a sibling host": (NO_CHECK, "absent", "a sibling host", (303, FORGED, True)),
-    "no check, Lax, from a sibling host": (NO_CHECK, "Lax", "a sibling host", (303, FORGED, True)),
+    "recipe, from another site": ([], "absent", "another site", (403, MINE, True)),
+    "recipe, from a sibling host": ([], "absent", "a sibling host", (403, MINE, True)),
+    "recipe, Lax, from another site": ([], "Lax", "another site", (403, MINE, True)),
+    "no check, from another site": ([NO_CHECK], "absent", "another site", (303, FORGED, True)),
+    "no check, from a sibling host": ([NO_CHECK], "absent", "a sibling host", (303, FORGED, True)),
+    "no check, Lax, from a sibling host": ([NO_CHECK], "Lax", "a sibling host", (303, FORGED, True)),
     # Lax keeps the cookie out of the post; without the loadhook, web.py answers with a new
     # session and its cookie:
     "no check, new cookie, Lax, from another site": (
-        {**NO_CHECK, **NEW_COOKIE}, "Lax", "another site", (303, FORGED, False)),
+        [NO_CHECK, NEW_COOKIE], "Lax", "another site", (303, FORGED, False)),
     "new cookie, no cookie kept on refusal, Lax, from another site": (
-        {**NEW_COOKIE, **KEEP_COOKIE}, "Lax", "another site", (403, LOST, False)),
+        [NEW_COOKIE, KEEP_COOKIE], "Lax", "another site", (403, LOST, False)),
 }
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("case", FORGERIES)
-def test_a_form_posted_from_another_page_is_refused(case, tmp_path, context, server, other_site):
+def test_a_form_posted_from_another_page_is_refused(case, tmp_path, context, recipe_server, other_site):
     changes, samesite, where, expected = FORGERIES[case]
-    recipe = server(recipe_copy("csrf", tmp_path, **changes, **(LAX if samesite == "Lax" else {})))
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, *changes, *([LAX] if samesite == "Lax" else [])))
     form_url = f"http://{APP_HOST}:{recipe.port}/form"
     assert attack(context, form_url, other_site(*ATTACKERS[where])) == expected
-
-
-@pytest.fixture(scope="module", autouse=True)
-def form_opened_as_the_file_starts(browser, tmp_path_factory):
-    """A visitor who opens the form of a copy without the check before this file's first test:
-    the two-minute test, the file's last, then waits only what the other tests have not taken.
-    (form_url, page, when it was opened)."""
-    tmp_path = tmp_path_factory.mktemp("two-minutes")
-    recipe = start_recipe(recipe_copy("csrf", tmp_path, **NO_CHECK), tmp_path)
-    context = browser.new_context()
-    try:
-        form_url = f"http://127.0.0.1:{recipe.port}/form"
-        page = context.new_page()
-        page.goto(form_url)
-        yield form_url, page, time.monotonic()
-    finally:
-        context.close()
-        recipe.stop()
 
 
 def forged_without_samesite(page, form_url, attacker):
@@ -110,10 +105,11 @@ def forged_without_samesite(page, form_url, attacker):
     return status, shown_message(page, form_url), session_id(page.context) == before
 
 
+@pytest.mark.browser
 def test_chromium_sends_a_cookie_without_samesite_with_another_sites_post_at_once(
-        tmp_path, context, server, other_site):
-    recipe = server(recipe_copy("csrf", tmp_path, **NO_CHECK))
-    form_url = f"http://127.0.0.1:{recipe.port}/form"
+        tmp_path, context, recipe_server, other_site):
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, NO_CHECK))
+    form_url = f"{recipe.url}/form"
     page = context.new_page()
     page.goto(form_url)
     # With the cookie, the post changes the visitor's message.
@@ -127,12 +123,13 @@ def post_not_utf8(attacker, form_url):
                                    "<script>document.forms[0].submit()</script>")
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("answer", [400, 404])
 @pytest.mark.parametrize("defence", [True, False], ids=["loadhook", "no loadhook"])
 def test_a_post_from_another_site_that_fails_keeps_the_visitors_session(
-        answer, defence, tmp_path, context, server, other_site):
+        answer, defence, tmp_path, context, recipe_server, other_site):
     """Under Lax another site's post arrives without the cookie; whatever it gets, it sends no new one."""
-    recipe = server(recipe_copy("csrf", tmp_path, **LAX, **({} if defence else NEW_COOKIE)))
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, LAX, *([] if defence else [NEW_COOKIE])))
     form_url = f"http://{APP_HOST}:{recipe.port}/form"
     page = context.new_page()
     page.goto(form_url)
@@ -150,22 +147,18 @@ def test_a_post_from_another_site_that_fails_keeps_the_visitors_session(
 
 
 @pytest.mark.parametrize("defence", [True, False], ids=["no cookie", "cookie"])
-def test_a_refusal_with_the_cookie_sends_no_cookie(defence, tmp_path):
-    keep = {"keep": ("            session.send_cookie = False\n            raise web.forbidden(",
-                     "            raise web.forbidden(")}
-    server = running(tmp_path, defence, keep)
-    try:
-        cookie = session_cookie(request(server, "GET", "/form")[1])
-        status, headers, _ = request(server, "POST", "/form", cookie, {"csrf_token": "wrong", "message": "hi"})
-    finally:
-        server.stop()
-    assert status == 403
-    assert ("Set-Cookie" not in headers) is defence
+def test_a_refusal_with_the_cookie_sends_no_cookie(defence, tmp_path, recipe_server):
+    server = recipe_server(recipe_copy("csrf", tmp_path, *([] if defence else [KEEP_COOKIE])))
+    cookie = get(server, "/form").cookie()
+    refusal = post(server, "/form", {"csrf_token": "wrong", "message": "hi"}, cookie=cookie)
+    assert refusal.status == 403
+    assert ("Set-Cookie" not in refusal.headers) is defence
 
 
-def test_two_tabs_of_one_session_both_post(tmp_path, context, server):
-    recipe = server(recipe_copy("csrf", tmp_path))
-    form_url = f"http://127.0.0.1:{recipe.port}/form"
+@pytest.mark.browser
+def test_two_tabs_of_one_session_both_post(context, recipe_server):
+    recipe = recipe_server(APP)
+    form_url = f"{recipe.url}/form"
     first, second = context.new_page(), context.new_page()
     first.goto(form_url)
     second.goto(form_url)
@@ -174,14 +167,9 @@ def test_two_tabs_of_one_session_both_post(tmp_path, context, server):
         assert tab.inner_text("p") == f"Your message: {message}"
 
 
-@pytest.fixture
-def recipe(tmp_path, monkeypatch):
-    """recipes/csrf/app.py imported, to drive with app.request(); its sessions in tmp_path."""
-    monkeypatch.chdir(tmp_path)
-    return import_recipe("csrf")
-
-
-def test_the_token_is_compared_with_compare_digest(recipe, monkeypatch):
+def test_the_token_is_compared_with_compare_digest(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # DiskStore("sessions") is relative to the working directory
+    recipe = import_recipe("csrf")
     compared, original = [], hmac.compare_digest
 
     def compare_digest(a, b):
@@ -190,71 +178,101 @@ def test_the_token_is_compared_with_compare_digest(recipe, monkeypatch):
 
     monkeypatch.setattr(hmac, "compare_digest", compare_digest)
     page = recipe.app.request("/form")
-    cookie = dict(page.header_items)["Set-Cookie"].split(";")[0]
-    token = page.data.decode().split('name="csrf_token" value="')[1].split('"')[0]
-    answer = recipe.app.request("/form", method="POST", data={"csrf_token": token, "message": "hi"},
-                                headers={"Cookie": cookie})
+    sent = token(page.data.decode())
+    answer = recipe.app.request("/form", method="POST", data={"csrf_token": sent, "message": "hi"},
+                                headers=cookie_header(page))
     assert answer.status == "303 See Other"
-    assert compared == [(token.encode(), token.encode())]
+    assert compared == [(sent.encode(), sent.encode())]
 
 
-def running(tmp_path, defence, changes):
-    return start_recipe(recipe_copy("csrf", tmp_path, **({} if defence else changes)), tmp_path)
+AS_TEXT = Change("the comparison as bytes", old="hmac.compare_digest(sent.encode(), csrf_token().encode())",
+                 new="hmac.compare_digest(sent, csrf_token())")
 
 
 @pytest.mark.parametrize("defence", [True, False], ids=["bytes", "text"])
-def test_a_token_with_non_ascii_characters_is_refused_not_an_error(defence, tmp_path):
-    as_text = {"text": ("hmac.compare_digest(sent.encode(), csrf_token().encode())",
-                        "hmac.compare_digest(sent, csrf_token())")}
-    server = running(tmp_path, defence, as_text)
-    try:
-        status = request(server, "POST", "/form", form={"csrf_token": "\u00e9t\u00e9", "message": "hi"})[0]
-    finally:
-        server.stop()
+def test_a_token_with_non_ascii_characters_is_refused_not_an_error(defence, tmp_path, recipe_server):
+    server = recipe_server(recipe_copy("csrf", tmp_path, *([] if defence else [AS_TEXT])))
+    status = post(server, "/form", {"csrf_token": "\u00e9t\u00e9", "message": "hi"}).status
     assert status == (403 if defence else 500)
 
 
 NOT_UTF8 = (b"csrf_token=x&message=\xff", "application/x-www-form-urlencoded")
 A_FILE = ("--x\r\nContent-Disposition: form-data; name=\"csrf_token\"; filename=\"token.txt\"\r\n\r\n"
           "hi\r\n--x--\r\n", "multipart/form-data; boundary=x")
-FORM_CHECKS = {  # what no form of the page sends: (body, its type), the check that refuses it, undone
-    "not UTF-8": (NOT_UTF8, {"check": ("except UnicodeDecodeError:", "except ():")}),
-    "a file": (A_FILE, {"check": ("if not all(isinstance(value, str) for value in values):", "if False:")}),
+FORM_CHECKS = {  # what no form of the page sends: (body, its type), the check that refuses it
+    "not UTF-8": (NOT_UTF8, Change("the check of the encoding", old="except UnicodeDecodeError:", new="except ():")),
+    "a file": (A_FILE, Change("the check for files", old="if not all(isinstance(value, str) for value in values):",
+                              new="if False:")),
 }
 
 
 @pytest.mark.parametrize("case", FORM_CHECKS)
 @pytest.mark.parametrize("defence", [True, False], ids=["checked", "unchecked"])
-def test_what_the_form_never_sends_is_a_bad_request_not_an_error(case, defence, tmp_path):
-    (body, content_type), changes = FORM_CHECKS[case]
-    server = running(tmp_path, defence, changes)
-    try:
-        status = request(server, "POST", "/form", body=body, content_type=content_type)[0]
-    finally:
-        server.stop()
+def test_what_the_form_never_sends_is_a_bad_request_not_an_error(case, defence, tmp_path, recipe_server):
+    (body, content_type), check = FORM_CHECKS[case]
+    server = recipe_server(recipe_copy("csrf", tmp_path, *([] if defence else [check])))
+    status = post(server, "/form", body=body, headers={"Content-Type": content_type}).status
     assert status == (400 if defence else 500)
 
 
+NOT_ESCAPED = Change("the escaping of the message", old="html.escape(session.message)", new="session.message")
+
+
 @pytest.mark.parametrize("defence", [True, False], ids=["escaped", "not escaped"])
-def test_the_message_is_shown_as_text(defence, tmp_path):
-    raw = {"escape": ("html.escape(session.message)", "session.message")}
-    server = running(tmp_path, defence, raw)
-    try:
-        status, headers, body = request(server, "GET", "/form")
-        cookie = session_cookie(headers)
-        token = body.split('name="csrf_token" value="')[1].split('"')[0]
-        markup = '<script>alert("hi")</script>'
-        request(server, "POST", "/form", cookie, {"csrf_token": token, "message": markup})
-        shown = request(server, "GET", "/form", cookie)[2]
-    finally:
-        server.stop()
+def test_the_message_is_shown_as_text(defence, tmp_path, recipe_server):
+    server = recipe_server(recipe_copy("csrf", tmp_path, *([] if defence else [NOT_ESCAPED])))
+    form = get(server, "/form")
+    cookie = form.cookie()
+    markup = '<script>alert("hi")</script>'
+    post(server, "/form", {"csrf_token": token(form.text), "message": markup}, cookie=cookie)
+    shown = get(server, "/form", cookie=cookie).text
     assert (markup in shown) is not defence
     assert ("&lt;script&gt;alert(&quot;hi&quot;)&lt;/script&gt;" in shown) is defence
 
 
-def test_chromium_no_longer_sends_a_cookie_without_samesite_125_seconds_later(form_opened_as_the_file_starts, other_site):
-    """Last in the file: the 125 seconds began before its first test."""
-    form_url, page, opened = form_opened_as_the_file_starts
-    time.sleep(max(0.0, opened + 125 - time.monotonic()))
+# Chromium sends a cookie without SameSite with another site's top-level post for two minutes after
+# it was set ("Lax-allowing-unsafe"), then treats it as Lax. Its own timer: the test really waits.
+TWO_MINUTES_LATER = 125
+TWO_MINUTES_TEST = "test_chromium_no_longer_sends_a_cookie_without_samesite_125_seconds_later"
+
+
+@pytest.fixture(scope="module")
+def form_opened_early(browser, tmp_path_factory):
+    """A visitor who opened the form of a copy without the check: (form_url, page, its session id,
+    when its cookie was set). Opened at this file's first browser test when the two-minute test is
+    to run (see `two_minutes_begun_early`), so that the wait overlaps the other tests."""
+    tmp_path = tmp_path_factory.mktemp("two-minutes")
+    recipe = start_recipe(recipe_copy("csrf", tmp_path, NO_CHECK), tmp_path)
+    context = browser.new_context()
+    try:
+        form_url = f"{recipe.url}/form"
+        page = context.new_page()
+        page.goto(form_url)
+        yield form_url, page, session_id(context), time.monotonic()
+    finally:
+        context.close()
+        recipe.stop()
+
+
+@pytest.fixture(autouse=True)
+def two_minutes_begun_early(request):
+    """At the file's first browser test, the two-minute test's visitor opens the form, if that test
+    is among those to run (`make check` leaves it out: then nothing is opened)."""
+    if request.node.get_closest_marker("browser") and any(
+            getattr(item, "originalname", item.name) == TWO_MINUTES_TEST and item.module is request.module
+            for item in request.session.items):
+        request.getfixturevalue("form_opened_early")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.upstream
+def test_chromium_no_longer_sends_a_cookie_without_samesite_125_seconds_later(form_opened_early, other_site):
+    """The wait began when the visitor opened the form, possibly at the file's first browser test."""
+    form_url, page, opened_session, opened = form_opened_early
+    time.sleep(max(0.0, opened + TWO_MINUTES_LATER - time.monotonic()))
+    assert time.monotonic() - opened >= TWO_MINUTES_LATER
+    # The cookie Chromium holds is still the one it got when the form was opened: two minutes old.
+    assert session_id(page.context) == opened_session
     # Without the cookie, the post reaches a new session, and nothing is saved.
     assert forged_without_samesite(page, form_url, other_site(OTHER_SITE)) == (303, LOST, True)

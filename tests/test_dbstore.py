@@ -5,8 +5,14 @@ import types
 import pytest
 import web
 
-from harness import (REPO, RECIPES, RecipeExited, counted_at_once, fetch, import_recipe, session_cookie, start_recipe,
-                     table_counts)
+from harness import REPO
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import counted_at_once, get
+from harness.in_process import cookie_header, import_recipe, table_counts
+from harness.processes import RecipeExited, start_recipe
+
+APP = RECIPES_CATALOGUE["dbstore"].app
+
 
 @pytest.fixture
 def recipe(tmp_path, monkeypatch):
@@ -38,7 +44,7 @@ def test_the_table_of_statements_is_measured(recipe, monkeypatch, page):
 
     first = statements("/count")  # the process's first request: cleanup, then a new visitor
     statements("/count")
-    returning = session_cookie(first)
+    returning = cookie_header(first)
     statements("/count", returning)
     statements("/count", {"Cookie": "webpy_session_id=" + "ab" * 20})
     statements("/reset", returning)
@@ -71,27 +77,23 @@ def test_cleanup_runs_on_a_process_first_request_then_once_per_timeout(tmp_path,
     assert sessions() == 1
 
 
-def test_overlapping_requests_of_one_session_lose_updates(tmp_path):
-    counted = counted_at_once(RECIPES / "dbstore" / "app.py", tmp_path)
+def test_overlapping_requests_of_one_session_lose_updates(recipe_server):
+    counted = counted_at_once(recipe_server(APP))
     assert counted <= 30, f"{counted} of 40: fewer than 10 updates were lost"
 
 
 def test_an_unreachable_database_stops_the_recipe_with_a_message(tmp_path):
     with pytest.raises(RecipeExited) as exited:
-        start_recipe(RECIPES / "dbstore" / "app.py", tmp_path,
-                     {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/cookbook"})
+        start_recipe(APP, tmp_path, {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/cookbook"})
     assert "Cannot use the sessions table: connection to server at \"127.0.0.1\", port 1 failed" in str(exited.value)
     assert "Traceback" not in str(exited.value)
 
 
-def test_a_database_that_breaks_later_answers_503(tmp_path):
-    server = start_recipe(RECIPES / "dbstore" / "app.py", tmp_path)
-    try:
-        (tmp_path / "sessions.db").write_bytes(b"this is no longer a database" * 100)
-        answer = fetch(server.port, "/count")
-    finally:
-        server.stop()
-    assert answer == (503, b"The session store is unavailable, try again later.\n")
+def test_a_database_that_breaks_later_answers_503(tmp_path, recipe_server):
+    server = recipe_server(APP)
+    (tmp_path / "sessions.db").write_bytes(b"this is no longer a database" * 100)
+    answer = get(server, "/count")
+    assert (answer.status, answer.text) == (503, "The session store is unavailable, try again later.\n")
 
 
 @pytest.mark.parametrize("installed", [False, True], ids=["without dbutils", "with dbutils"])

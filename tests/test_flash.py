@@ -1,73 +1,55 @@
 """What the flash page says beyond its transcripts."""
-import http.client
 import re
-import shutil
 import threading
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 
 import web
 
-from harness import RECIPES, import_recipe, start_recipe
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get, post
+from harness.copies import Change, recipe_copy
+from harness.in_process import cookie_header, import_recipe
 
 FLASH = re.compile(r'<p class="flash">(.*)</p>')
-SHARED_LIST = '''
+SHARED_LIST = Change("the dict initializer, deep-copied for each new session: a function's list, shared",
+                     'session = web.session.Session(\n    app, web.session.DiskStore("sessions"), '
+                     'initializer={"messages": []}\n)\n', """
 DEFAULTS = {"messages": []}
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer=lambda: session.update(DEFAULTS)
 )
-'''
+""")
 
 
-def request(port, method, path, cookie=None, text=None):
-    """One request, redirects not followed: (status, Set-Cookie value, messages shown)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    body = urllib.parse.urlencode({"text": text}) if text is not None else None
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
-    if cookie:
-        headers["Cookie"] = cookie
-    connection.request(method, path, body, headers)
-    response = connection.getresponse()
-    page = response.read().decode()
-    connection.close()
-    return response.status, response.getheader("Set-Cookie").split(";")[0], FLASH.findall(page)
+def shown(answer):
+    """The flash messages a page shows."""
+    return FLASH.findall(answer.text)
 
 
-def test_a_function_initializer_can_hand_one_list_to_every_session(tmp_path):
+def test_a_function_initializer_can_hand_one_list_to_every_session(tmp_path, recipe_server):
     """The recipe's dict initializer is deep-copied for each new session; a function's list is not."""
-    shutil.copytree(RECIPES / "flash", tmp_path / "shared")
-    source = (tmp_path / "shared" / "app.py").read_text()
-    source, replaced = re.subn(r"^session = .*?^\)\n", SHARED_LIST, source, flags=re.MULTILINE | re.DOTALL)
-    assert replaced == 1
-    (tmp_path / "shared" / "app.py").write_text(source)
-
     seen_by_a_stranger = {}
-    for name, app in [("recipe", RECIPES / "flash" / "app.py"), ("shared list", tmp_path / "shared" / "app.py")]:
-        server = start_recipe(app, tmp_path)
-        try:
-            # Alice's first request is a POST: the initializer's list gets her message.
-            assert request(server.port, "POST", "/messages", text="For Alice only")[0] == 303
-            # Two strangers, each a new session: the first one's GET does not take it from the next.
-            seen_by_a_stranger[name] = [request(server.port, "GET", "/")[2] for _ in range(2)]
-        finally:
-            server.stop()
+    for name, app in [("recipe", RECIPES_CATALOGUE["flash"].app),
+                      ("shared list", recipe_copy("flash", tmp_path / "shared", SHARED_LIST))]:
+        server = recipe_server(app)
+        # Alice's first request is a POST: the initializer's list gets her message.
+        assert post(server, "/messages", {"text": "For Alice only"}).status == 303
+        # Two strangers, each a new session: the first one's GET does not take it from the next.
+        seen_by_a_stranger[name] = [shown(get(server, "/")) for _ in range(2)]
     assert seen_by_a_stranger == {"recipe": [[], []], "shared list": [["For Alice only"]] * 2}
 
 
-def test_overlapping_posts_of_one_session_lose_messages(tmp_path):
+def test_overlapping_posts_of_one_session_lose_messages(recipe_server):
     """No locking: of 40 messages posted at once with one cookie, many are never shown."""
-    server = start_recipe(RECIPES / "flash" / "app.py", tmp_path)
-    try:
-        cookie = request(server.port, "GET", "/")[1]
-        with ThreadPoolExecutor(max_workers=10) as pool:
-            statuses = list(pool.map(
-                lambda number: request(server.port, "POST", "/messages", cookie, f"message {number}")[0],
-                range(40)))
-        shown = request(server.port, "GET", "/", cookie)[2]
-    finally:
-        server.stop()
+    server = recipe_server(RECIPES_CATALOGUE["flash"].app)
+    cookie = get(server, "/").cookie()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = list(pool.map(
+            lambda number: post(server, "/messages", {"text": f"message {number}"}, cookie=cookie).status,
+            range(40)))
+    messages = shown(get(server, "/", cookie=cookie))
     assert statuses == [303] * 40
-    assert len(shown) <= 30, f"{len(shown)} of 40 shown: fewer than 10 were lost"
+    assert len(messages) <= 30, f"{len(messages)} of 40 shown: fewer than 10 were lost"
 
 
 class PausedStore(web.session.DiskStore):
@@ -91,7 +73,7 @@ def test_an_overlapping_request_can_bring_a_shown_message_back(tmp_path, monkeyp
     recipe = import_recipe("flash")
     recipe.session.store = store = PausedStore("sessions")
     posted = recipe.app.request("/messages", method="POST", data="text=Saved")
-    alice = {"Cookie": dict(posted.header_items)["Set-Cookie"].split(";")[0]}
+    alice = cookie_header(posted)
 
     # A request of Alice's that loads the session, then is slow (here a 404: any URL will do).
     overlapping = threading.Thread(name="overlapping", target=recipe.app.request, args=("/favicon.ico",),

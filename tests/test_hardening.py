@@ -1,52 +1,46 @@
 """What the hardening page says beyond its transcripts: each defence, with and without it."""
 import inspect
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from harness import RECIPES, Recipe, RecipeExited, free_port, import_recipe, python_env, start_recipe
+from harness import RECIPES
+from harness.client import get
+from harness.copies import HOLD, Change, Holds, recipe_copy
+from harness.in_process import import_recipe
+from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
 
 RECIPE = RECIPES / "hardening" / "app.py"
-SOURCE = RECIPE.read_text()
 SECRET = {"SESSION_SECRET": "test-secret"}
-CHMOD = "        os.chmod(root, 0o700)  # also closes a directory that DiskStore made 0755\n"
-MODE = "mode=0o700, "  # in os.makedirs
-SAVE = re.search(r"    def __setitem__.*?\n(?=\n)", SOURCE, re.DOTALL).group()  # the whole method: back to DiskStore's
+CHMOD = Change("the chmod of the store's directory", "os.chmod(root, 0o700)", "pass")
+MODE = Change("the mode given to makedirs", "mode=0o700, ")
+# The recipe's save renamed away: DiskStore's own is used.
+SAVE = Change("the recipe's save", "    def __setitem__(self, key, value):", "    def unused_save(self, key, value):")
 
 
-def variant(tmp_path, old, new="", *more):
-    """tmp_path/app.py: the recipe with `old` replaced by `new` (then each further pair), a defence taken out."""
-    source = SOURCE
-    for old, new in [(old, new), *zip(more[::2], more[1::2])]:
-        assert source.count(old) == 1, old
-        source = source.replace(old, new)
-    app = tmp_path / "app.py"
-    app.write_text(source)
-    return app
+def variant(directory, *changes):
+    """A copy of the recipe in `directory` with `changes` made: a defence taken out."""
+    return recipe_copy("hardening", directory, *changes)
 
 
 def first_visit(app, cwd, env=SECRET):
     """Start `app` on 127.0.0.1 in cwd, GET /count once; return the response and the server log."""
     server = start_recipe(app, cwd, env)
     try:
-        response = urllib.request.urlopen(f"http://127.0.0.1:{server.port}/count", timeout=10)
+        response = get(server, "/count")
     finally:
         server.stop()
     return response, server.log()
 
 
 def session_id(response):
-    return response.headers["Set-Cookie"].split(";")[0].split("=")[1]
+    return response.session_id()
 
 
 def as_nobody(*command):
@@ -69,7 +63,7 @@ def workdir():
 def test_other_users_cannot_list_or_read_the_store(workdir, existing, defended):
     """Without `os.chmod(root, 0o700)` (and the mode given to makedirs) another local user lists
     sessions/ (the names are ids) and reads it."""
-    app = RECIPE if defended else variant(workdir, CHMOD, "", MODE, "")
+    app = RECIPE if defended else variant(workdir, CHMOD, MODE)
     if existing:  # 0755, with a 0644 file in it
         subprocess.run([sys.executable, "-c", 'import web; web.session.DiskStore("sessions")["0123abcd"] = {}'],
                        cwd=workdir, env=python_env(), check=True)
@@ -179,58 +173,75 @@ def test_a_save_from_another_process_does_not_take_its_temporary_file(tmp_path, 
     assert first.stderr == ""
 
 
-PAUSED_CHECK = """    def __contains__(self, key):  # the test's: a pause after web.py's check, before its read
+ADD_HOLD = Change("nothing: adds the test's hold()", "\nclass PrivateDiskStore", HOLD + "\nclass PrivateDiskStore")
+# /count holds between web.py's check that the session exists and its read.
+HELD_CHECK = Change("nothing: /count waits between web.py's check and its read", "    def __setitem__", """\
+    def __contains__(self, key):
         found = super().__contains__(key)
-        __import__("time").sleep(0.3)
+        if web.ctx.path == "/count" and os.path.exists("go-1") and not os.path.exists("held-1"):
+            hold()  # once: DeletionTolerantSession checks again
         return found
 
-"""
-PAUSED_DELETE = """_remove = os.remove
-os.remove = lambda path: (__import__("time").sleep(0.3), _remove(path))  # the test's: a pause before deleting
-"""
-DELETE = re.search(r"    def __delitem__.*?\n\n\n", SOURCE, re.DOTALL).group()
+    def __setitem__""")
+# Every deletion of a session holds just before os.remove, once the session is loaded and found there.
+HELD_DELETE = Change("nothing: a deletion waits before os.remove", "\nclass PrivateDiskStore", """
+_remove = os.remove
+
+
+def remove(path):
+    if os.path.exists("go-1") and not os.path.basename(path).startswith("tmp"):
+        hold()
+    _remove(path)
+
+
+os.remove = remove
+
+class PrivateDiskStore""")
 RACES = {
-    # race: (the requests, 0.1 s apart; the pause that widens the window; the defence, (old, new);
-    #        the error in the log without it)
+    # race: (the held request, the other, the changes that hold them, the defence, the error in the
+    #        log without it). The held request has loaded the session; the other deletes it meanwhile.
     "a visit while the session is reset": (
-        ["/reset", "/count"], ("    def __setitem__", PAUSED_CHECK + "    def __setitem__"),
-        ("session = DeletionTolerantSession(", "session = web.session.Session("), "KeyError: '{id}'"),
+        "/count", "/reset", [HELD_CHECK],
+        Change("DeletionTolerantSession", "session = DeletionTolerantSession(", "session = web.session.Session("),
+        "KeyError: '{id}'"),
     "two resets at once": (
-        ["/reset", "/reset"], ("\nclass PrivateDiskStore", PAUSED_DELETE + "\nclass PrivateDiskStore"),
-        (DELETE, "\n\n"), "FileNotFoundError: [Errno 2] No such file or directory: 'sessions/{id}'"),
+        "/reset", "/reset", [HELD_DELETE],
+        Change("the deletion that tolerates a file already gone", "    def __delitem__(self, key):",
+               "    def unused_delete(self, key):"),
+        "FileNotFoundError: [Errno 2] No such file or directory: 'sessions/{id}'"),
 }
+
+
+def answer(response):
+    return response.status, response.text if response.status == 200 else ""
 
 
 @pytest.mark.parametrize("race", RACES)
 @pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the defence"])
-def test_a_session_deleted_by_another_request_is_no_error_and_no_id_in_the_log(tmp_path, race, defended):
-    """DiskStore raises KeyError(id), or FileNotFoundError naming sessions/<id>: web.py logs it with a 500."""
-    paths, pause, defence, error = RACES[race]
-    app = variant(tmp_path, *pause, *([] if defended else defence))
-    server = start_recipe(app, tmp_path, SECRET)
-    try:
-        url = f"http://127.0.0.1:{server.port}"
-        cookie = urllib.request.urlopen(f"{url}/count", timeout=10).headers["Set-Cookie"].split(";")[0]
+def test_a_session_deleted_by_another_request_is_no_error_and_no_id_in_the_log(tmp_path, race, defended,
+                                                                               recipe_server):
+    """DiskStore raises KeyError(id), or FileNotFoundError naming sessions/<id>: web.py logs it with a 500.
 
-        def visit(path):
-            request = urllib.request.Request(url + path, headers={"Cookie": cookie})
-            try:
-                with urllib.request.urlopen(request, timeout=10) as response:
-                    return response.status, response.read().decode()
-            except urllib.error.HTTPError as error:
-                return error.code, ""
-
-        with ThreadPoolExecutor() as pool:
-            answers = []
-            for path in paths:
-                answers.append(pool.submit(visit, path))
-                time.sleep(0.1)
-            answers = [answer.result() for answer in answers]
-    finally:
-        server.stop()
+    A visit is held between web.py's check and its read while a reset runs; or two resets are held
+    just before deleting, and the first deletes first.
+    """
+    held, other, holding, defence, error = RACES[race]
+    server = recipe_server(variant(tmp_path, ADD_HOLD, *holding, *([] if defended else [defence])), SECRET)
+    cookie = get(server, "/count").cookie()
+    holds = Holds(tmp_path, 2 if other == held else 1)
+    with ThreadPoolExecutor() as pool:
+        hurt = pool.submit(get, server, held, cookie=cookie)
+        holds.wait(1)
+        deleting = pool.submit(get, server, other, cookie=cookie)
+        if other == held:  # the second reset, held too: it deletes first
+            holds.wait(2)
+            holds.release(2)
+        answers = [answer(deleting.result())]
+        holds.release(1)
+        answers.append(answer(hurt.result()))
     stolen = cookie.split("=")[1]
     if defended:
-        assert answers == [(200, "Reset"), (200, "1" if paths[1] == "/count" else "Reset")]
+        assert answers == [(200, "Reset"), (200, "1" if held == "/count" else "Reset")]
         assert stolen not in server.log() and "Traceback" not in server.log()
     else:
         assert answers[1] == (500, "")
@@ -240,12 +251,13 @@ def test_a_session_deleted_by_another_request_is_no_error_and_no_id_in_the_log(t
 def start_on(app, cwd, address, env=None):
     """Start `python app <address>` ({port} in address is a free port); stop it if it starts."""
     port = free_port()
-    Recipe(f"python {app} {address.format(port=port)}", cwd, python_env(env), port).stop()
+    BackgroundServer(f"python {app} {address.format(port=port)}", cwd, python_env(env), port).stop()
 
 
 @pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the check"])
 def test_a_server_on_every_address_needs_a_secret(tmp_path, defended):
-    app = RECIPE if defended else variant(tmp_path, "elif not development():", "elif False:")
+    app = RECIPE if defended else variant(tmp_path, Change("the check for a secret", "elif not development():",
+                                                          "elif False:"))
     if defended:
         with pytest.raises(RecipeExited, match="SESSION_SECRET is not set"):
             start_on(app, tmp_path, "{port}")
@@ -286,7 +298,8 @@ def test_the_cookie_is_secure_unless_told_otherwise(tmp_path, setting, secure):
 
 
 def test_without_the_default_the_cookie_is_not_secure(tmp_path):
-    app = variant(tmp_path, '"SESSION_COOKIE_SECURE", "True"', '"SESSION_COOKIE_SECURE", "False"')
+    app = variant(tmp_path, Change("Secure by default", '"SESSION_COOKIE_SECURE", "True"',
+                                   '"SESSION_COOKIE_SECURE", "False"'))
     response, _ = first_visit(app, tmp_path)
     assert "Secure" not in response.headers["Set-Cookie"]
 
@@ -294,20 +307,19 @@ def test_without_the_default_the_cookie_is_not_secure(tmp_path):
 def test_the_log_shows_paths_without_query_strings_or_cookies(tmp_path):
     server = start_recipe(RECIPE, tmp_path, SECRET)
     try:
-        url = f"http://127.0.0.1:{server.port}/count"
-        cookie = urllib.request.urlopen(url, timeout=10).headers["Set-Cookie"].split(";")[0]
+        cookie = get(server, "/count").cookie()
         stolen = cookie.split("=")[1]
-        with_cookie = urllib.request.Request(url, headers={"Cookie": cookie})
-        assert urllib.request.urlopen(with_cookie, timeout=10).read() == b"2"
+        assert get(server, "/count", cookie=cookie).text == "2"
         # web.py reads the id from the cookie only: one in the URL starts a new session.
-        assert urllib.request.urlopen(f"{url}?webpy_session_id={stolen}", timeout=10).read() == b"1"
+        assert get(server, f"/count?webpy_session_id={stolen}").text == "1"
     finally:
-        server.stop()
+        server.stop()  # the log is complete once the server has stopped
     requests = server.log().splitlines()[1:]
     assert [line.split('"', 1)[1] for line in requests] == ['HTTP/1.1 GET /count" - 200 OK'] * 3
     assert stolen not in server.log()
 
 
+@pytest.mark.upstream
 def test_web_py_uses_the_secret_only_to_make_new_ids():
     import web
 
@@ -325,18 +337,10 @@ class Planted:
         return (open, ("planted-code-ran", "w"))
 
 
-def test_whoever_can_write_the_store_runs_code(tmp_path):
-    server = start_recipe(RECIPE, tmp_path, SECRET)
-    try:
-        (tmp_path / "sessions" / "0123abcd").write_bytes(
-            web_store().encode({"count": 0, "payload": Planted()}))
-        request = urllib.request.Request(f"http://127.0.0.1:{server.port}/count",
-                                         headers={"Cookie": "webpy_session_id=0123abcd"})
-        urllib.request.urlopen(request, timeout=10)
-    except urllib.error.HTTPError:
-        pass  # whatever the answer, the code has run
-    finally:
-        server.stop()
+def test_whoever_can_write_the_store_runs_code(tmp_path, recipe_server):
+    server = recipe_server(RECIPE, SECRET)
+    (tmp_path / "sessions" / "0123abcd").write_bytes(web_store().encode({"count": 0, "payload": Planted()}))
+    get(server, "/count", cookie="webpy_session_id=0123abcd")  # whatever the answer, the code has run
     assert (tmp_path / "planted-code-ran").exists()
 
 

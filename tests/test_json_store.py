@@ -3,10 +3,8 @@ import base64
 import datetime
 import dbm
 import enum
-import http.client
 import json
 import pickle
-import re
 import shelve
 import shutil
 import zoneinfo
@@ -14,7 +12,9 @@ import zoneinfo
 import pytest
 import web
 
-from harness import RECIPES, import_recipe, start_recipe
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get
+from harness.in_process import import_recipe
 
 SECRET = {"SESSION_SECRET": "s" * 32}
 OTHER_SECRET = {"SESSION_SECRET": "t" * 32}
@@ -26,13 +26,9 @@ class Planted:
 
 
 def visit(server, session_id=None):
-    """(status, body, new session id) of GET /count with this session id."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    connection.request("GET", "/count", headers={"Cookie": f"webpy_session_id={session_id}"} if session_id else {})
-    response = connection.getresponse()
-    answer = response.status, response.read().decode(), re.search(r"webpy_session_id=(\w*)", response.getheader("Set-Cookie")).group(1)
-    connection.close()
-    return answer
+    """(status, body, the session id the answer sets) of GET /count with this session id."""
+    answer = get(server, "/count", cookie=session_id and f"webpy_session_id={session_id}")
+    return answer.status, answer.text, answer.cookie().split("=", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -45,10 +41,8 @@ def SignedJsonStore(tmp_path_factory):
 
 
 @pytest.fixture
-def server(tmp_path):
-    running = start_recipe(RECIPES / "json-store" / "app.py", tmp_path, SECRET)
-    yield running
-    running.stop()
+def server(recipe_server):
+    return recipe_server(RECIPES_CATALOGUE["json-store"].app, SECRET)
 
 
 def edited(path, store_class):
@@ -87,15 +81,12 @@ def test_a_refused_record_gets_a_fresh_session_and_a_line_in_the_log(server, tmp
     assert not (tmp_path / "pwned").exists()
 
 
-def test_stock_disk_store_runs_the_planted_pickle(tmp_path):
+def test_stock_disk_store_runs_the_planted_pickle(tmp_path, recipe_server):
     """The count recipe's DiskStore unpickles what it finds: the planted record creates `pwned`."""
-    count = start_recipe(RECIPES / "count" / "app.py", tmp_path)
-    try:
-        (tmp_path / "sessions").mkdir(exist_ok=True)
-        pickled(tmp_path / "sessions" / "any", None)
-        assert visit(count, "c0ffee")[:2] == (200, "42")
-    finally:
-        count.stop()
+    count = recipe_server(RECIPES_CATALOGUE["count"].app)
+    (tmp_path / "sessions").mkdir(exist_ok=True)
+    pickled(tmp_path / "sessions" / "any", None)
+    assert visit(count, "c0ffee")[:2] == (200, "42")
     assert (tmp_path / "pwned").exists()
 
 

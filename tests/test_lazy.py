@@ -1,15 +1,15 @@
 """What the lazy page says beyond its transcripts: store calls counted, every way into the session, atime."""
 import operator
 import os
-import re
 import time
+from types import SimpleNamespace
 
 import pytest
 import web
 
-from harness import REPO, import_recipe
+from harness import REPO
+from harness.in_process import cookie_header, import_recipe, table_counts
 
-CALLS = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)  # the page's table of store calls
 STORE_CALLS = ["__contains__", "__getitem__", "__setitem__", "__delitem__", "cleanup"]
 
 
@@ -31,10 +31,6 @@ def calls(recipe, monkeypatch):
     return log
 
 
-def cookie_of(response):
-    return {"Cookie": dict(response.header_items)["Set-Cookie"].split(";")[0]}
-
-
 def measured(app, calls, path, headers={}):
     calls.clear()
     response = app.request(path, headers=headers)
@@ -47,7 +43,7 @@ def test_the_table_of_store_calls_is_measured(recipe, calls, page):
     public_first, public_first_calls = measured(app, calls, "/")  # the process's very first request
     peek_new, peek_new_calls = measured(app, calls, "/peek")  # the first to use the session: cleanup
     first, _ = measured(app, calls, "/count")
-    returning = cookie_of(first)
+    returning = cookie_header(first)
     rows = {  # the page's rows, in its order, each with the requests it stands for
         "no session used": [public_first_calls, measured(app, calls, "/", returning)[1],
                             measured(app, calls, "/nowhere")[1], measured(app, calls, "/nowhere", returning)[1]],
@@ -69,8 +65,7 @@ def test_the_table_of_store_calls_is_measured(recipe, calls, page):
         "reset returning": [["__contains__", "__getitem__", "__delitem__"]],
     }
     assert peek_new_calls == ["cleanup"] + rows["peek new"][0]  # the last row: 1 more, the cleanup
-    documented = [int(n) for n in CALLS.findall((REPO / "docs" / "production" / page).read_text())]
-    assert documented == [len(row[0]) for row in rows.values()] + [1]
+    assert table_counts(REPO / "docs" / "production" / page) == [len(row[0]) for row in rows.values()] + [1]
 
 
 def test_a_handlers_own_cache_control_is_kept(recipe):
@@ -99,7 +94,7 @@ def test_web_py_session_on_the_public_page(recipe, calls, send_cookie):
     app = web.application(("/", "public"), {"public": public})
     app.add_processor(stock._processor)
     new_visitor, new_visitor_calls = measured(app, calls, "/")
-    returning = cookie_of(recipe.app.request("/count"))
+    returning = cookie_header(recipe.app.request("/count"))
     _, returning_calls = measured(app, calls, "/", returning)
     write = ["__setitem__"] if send_cookie else []
     assert ("Set-Cookie" in dict(new_visitor.header_items)) == send_cookie
@@ -135,7 +130,7 @@ def probe(recipe, way):
 
     app = web.application(("/way", "do", "/count", "count"), locals())
     session = recipe.LazySession(app, recipe.session.store, initializer={"count": 0})
-    returning = cookie_of(recipe.app.request("/count"))
+    returning = cookie_header(recipe.app.request("/count"))
     for _ in range(4):
         recipe.app.request("/count", headers=returning)
     return app, returning
@@ -161,12 +156,17 @@ def test_a_session_that_is_only_read_stays_with_the_cleanup(recipe, tmp_path):
     On a relatime mount (Linux's default) a read updates the access time only once after each write, so
     web.py's DiskStore lets the cleanup delete a session that was read a moment ago.
     """
+    # Ten seconds pass for web.py's cleanup and for the recipe's store, not for the test.
+    ten_seconds_later = SimpleNamespace(time=lambda: time.time() + 10, time_ns=lambda: time.time_ns() + 10**10)
+
     def read_twice_then_clean_up(store):
         store["ab"] = {"count": 1}
         store["ab"]  # the first read after a write: relatime updates the access time
-        time.sleep(1.5)
-        store["ab"]  # read again, well within the timeout...
-        store.cleanup(1)  # ...yet 1.5 s after the access time the file shows, unless the read set it
+        with pytest.MonkeyPatch.context() as clock:
+            clock.setattr(web.session, "time", ten_seconds_later)
+            clock.setattr(recipe, "time", ten_seconds_later)
+            store["ab"]  # read again, well within the timeout...
+            store.cleanup(5)  # ...yet 10 s after the access time the file shows, unless the read set it
         return os.path.exists(store._get_path("ab"))
 
     stock = web.session.DiskStore(str(tmp_path / "stock"))

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+import web
 
 from harness import REPO
 
@@ -27,8 +28,6 @@ def test_documented_defaults_are_the_installed_ones(page):
 
 @pytest.mark.parametrize("samesite, attribute", [("lax", "; SameSite=lax"), ("Strictly", "")])
 def test_web_py_drops_a_samesite_it_does_not_know(samesite, attribute):
-    import web
-
     class page:
         def GET(self):
             web.setcookie("name", "value", samesite=samesite)
@@ -38,20 +37,14 @@ def test_web_py_drops_a_samesite_it_does_not_know(samesite, attribute):
 
 
 def cookie_of(session_parameters, **request):
-    """The Set-Cookie header of a session made with these parameters."""
-    import web
-
+    """The Set-Cookie header of a session made with these parameters (put back after the test by conftest.py)."""
     class page:
         def GET(self):
             return "ok"
 
     app = web.application(("/", "page"), {"page": page}, autoreload=False)
-    saved = dict(web.config.session_parameters)
     web.config.session_parameters.update(session_parameters)
-    try:
-        web.session.Session(app, web.session.MemoryStore())
-    finally:
-        web.config.session_parameters.update(saved)
+    web.session.Session(app, web.session.MemoryStore())
     return dict(app.request("/", **request).header_items)["Set-Cookie"]
 
 
@@ -68,8 +61,6 @@ def test_web_py_sends_samesite_none_without_secure():
 
 
 def test_an_address_in_x_forwarded_for_is_not_the_client_address():
-    import web
-
     class page:
         def GET(self):
             return web.ctx.ip

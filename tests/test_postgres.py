@@ -1,13 +1,20 @@
 """What the postgres page says about its store beyond its transcripts."""
 import datetime
 import subprocess
-import urllib.request
 
 import psycopg
 import pytest
 
-from harness import (RECIPES, REPO, fetch, import_recipe, python_env, lengths_after_appending, recorded_calls,
-                     session_cookie, start_recipe, store_calls_by_request, table_counts)
+from harness import REPO
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get
+from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
+                                store_calls_by_request, table_counts)
+from harness.processes import python_env
+
+APP = RECIPES_CATALOGUE["postgres"].app
+UNAVAILABLE = "The session store is unavailable, try again later.\n"
+
 
 @pytest.fixture
 def recipe(services, tmp_path, monkeypatch):
@@ -36,7 +43,7 @@ def test_the_table_of_statements_is_measured(recipe, statements, page):
 
 
 def test_an_unchanged_session_is_written_again_once_its_atime_is_a_minute_old(recipe, statements):
-    returning = session_cookie(recipe.app.request("/count"))
+    returning = cookie_header(recipe.app.request("/count"))
     recipe.store._execute("UPDATE sessions SET atime = now() - interval '61 seconds'")
     statements.clear()
     recipe.app.request("/nowhere", headers=returning)
@@ -58,7 +65,7 @@ def test_a_nul_character_fails_the_save_with_a_503(recipe):
 
     recipe.app.add_mapping("/nul", nul)
     answer = recipe.app.request("/nul")
-    assert (answer.status, answer.data) == ("503 Service Unavailable", b"The session store is unavailable, try again later.\n")
+    assert (answer.status, answer.data.decode()) == ("503 Service Unavailable", UNAVAILABLE)
 
 
 def test_a_tuple_comes_back_a_list_so_setting_it_again_writes_every_time(recipe, statements):
@@ -68,42 +75,37 @@ def test_a_tuple_comes_back_a_list_so_setting_it_again_writes_every_time(recipe,
             return "set"
 
     recipe.app.add_mapping("/pair", pair)
-    returning = session_cookie(recipe.app.request("/pair"))
+    returning = cookie_header(recipe.app.request("/pair"))
     assert recipe.store._select(returning["Cookie"].split("=")[1])[0]["pair"] == [1, 2]
     statements.clear()
     recipe.app.request("/pair", headers=returning)
     assert statements == ["SELECT", "INSERT"], "the same pair, yet written again"
 
 
-def test_a_database_that_fails_later_answers_503(services, tmp_path):
+def test_a_database_that_fails_later_answers_503(services, recipe_server):
     env = services.cookbook_database()
-    server = start_recipe(RECIPES / "postgres" / "app.py", tmp_path, env)
-    try:
-        assert fetch(server.port, "/count") == (200, b"1")
-        subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "DROP TABLE sessions"], env=python_env(env), check=True)
-        answer = fetch(server.port, "/count")
-    finally:
-        server.stop()
-    assert answer == (503, b"The session store is unavailable, try again later.\n")
+    server = recipe_server(APP, env)
+    first = get(server, "/count")
+    assert (first.status, first.text) == (200, "1")
+    subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "DROP TABLE sessions"], env=python_env(env), check=True)
+    answer = get(server, "/count")
+    assert (answer.status, answer.text) == (503, UNAVAILABLE)
 
 
-def test_connections_dropped_by_the_server_are_opened_again_unseen(services, tmp_path):
+def test_connections_dropped_by_the_server_are_opened_again_unseen(services, recipe_server):
     env = services.cookbook_database()
-    server = start_recipe(RECIPES / "postgres" / "app.py", tmp_path, env)
-    try:
-        cookie = {"Cookie": first_cookie(server.port)}
-        before = [fetch(server.port, "/count", cookie) for _ in range(11)]  # spread over the server's threads
-        subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                        " WHERE datname = 'cookbook' AND pid <> pg_backend_pid()"], env=python_env(env), check=True)
-        after = [fetch(server.port, "/count", cookie) for _ in range(12)]
-    finally:
-        server.stop()
-    assert [answer for answer in before + after] == [(200, str(n).encode()) for n in range(2, 25)]
+    server = recipe_server(APP, env)
+    cookie = get(server, "/count").cookie()
 
+    def counts(visits):
+        return [(answer.status, answer.text) for answer in (get(server, "/count", cookie=cookie) for _ in range(visits))]
 
-def first_cookie(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/count", timeout=10) as response:
-        return response.headers["Set-Cookie"].split(";")[0]
+    before = counts(11)  # spread over the server's threads
+    subprocess.run(["psql", "-d", "cookbook", "-q", "-c", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = 'cookbook' AND pid <> pg_backend_pid()"], env=python_env(env), check=True)
+    after = counts(12)
+    assert before + after == [(200, str(n)) for n in range(2, 25)]
+
 
 def test_a_change_made_in_place_is_saved(recipe):
     assert lengths_after_appending(recipe.app, recipe.session) == [1, 2, 3, 4]

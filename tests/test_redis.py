@@ -4,13 +4,20 @@ import subprocess
 import pytest
 import redis
 
-from harness import (RECIPES, REPO, fetch, free_port, import_recipe, python_env, lengths_after_appending, recorded_calls,
-                     session_cookie, start_recipe, store_calls_by_request, table_counts)
+from harness import REPO
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get
+from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
+                                store_calls_by_request, table_counts)
+from harness.processes import free_port, python_env
+
+APP = RECIPES_CATALOGUE["redis"].app
+
 
 @pytest.fixture
 def recipe(services, monkeypatch):
     """The redis recipe on an empty Redis, imported as a new process would."""
-    for name, value in services.environment(["redis"]).items():
+    for name, value in services.redis().items():
         monkeypatch.setenv(name, value)
     return import_recipe("redis")
 
@@ -32,32 +39,32 @@ def test_the_table_of_commands_is_measured(recipe, commands, page):
 
 
 def test_every_read_pushes_the_expiry_back(recipe):
-    returning = session_cookie(recipe.app.request("/count"))
+    returning = cookie_header(recipe.app.request("/count"))
     key = "session:" + returning["Cookie"].split("=")[1]
     recipe.store.client.expire(key, 5)
     recipe.app.request("/nowhere", headers=returning)  # unchanged: no SET, only GETEX
     assert recipe.store.client.ttl(key) > 86400 - 5
 
 
-def test_a_redis_that_fails_later_answers_503(services, tmp_path):
-    env = services.environment(["redis"])
-    server = start_recipe(RECIPES / "redis" / "app.py", tmp_path, env)
+def test_a_redis_that_fails_later_answers_503(services, recipe_server):
+    env = services.redis()
+    server = recipe_server(APP, env)
     admin = redis.Redis.from_url(env["REDIS_URL"])
+    first = get(server, "/count")
+    assert (first.status, first.text) == (200, "1")
     try:
-        assert fetch(server.port, "/count") == (200, b"1")
         admin.config_set("requirepass", "locked out")
         admin.client_kill_filter(_type="normal", skipme=True)  # the recipe's connections must log in again, and can't
-        answer = fetch(server.port, "/count")
+        answer = get(server, "/count")
     finally:
         admin.config_set("requirepass", "")
-        server.stop()
-    assert answer == (503, b"The session store is unavailable, try again later.\n")
+    assert (answer.status, answer.text) == (503, "The session store is unavailable, try again later.\n")
 
 
 @pytest.mark.parametrize("value", ["\u00b2", "-1", "0", "1h", ""])
 def test_a_bad_timeout_stops_the_server_in_one_line(tmp_path, value):
     """Checked before Redis is reached: no Redis needed. '²' is a digit to str.isdigit, not to int()."""
-    started = subprocess.run(["python", RECIPES / "redis" / "app.py", f"127.0.0.1:{free_port()}"], cwd=tmp_path,
+    started = subprocess.run(["python", APP, f"127.0.0.1:{free_port()}"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=30, env=python_env({"SESSION_TIMEOUT": value}))
     message = f"SESSION_TIMEOUT={value!r}: expected a whole number of seconds, at least 1\n"
     assert (started.returncode, started.stdout, started.stderr) == (1, "", message)

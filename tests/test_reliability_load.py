@@ -7,20 +7,29 @@ jump or repeat); afterwards each session's count in Redis must equal the request
 The figures (requests served, errors, lost updates, p99) are printed at the end of the run.
 A copy of the recipe that drops a write now and then must fail the same checks.
 """
-import http.client
 import json
-import re
 import statistics
 import threading
 import time
 
+import pytest
 import redis
 
-from harness import RECIPES, Page, reliability_figures
+from harness.client import get
+from harness.copies import Change, recipe_copy
+from harness.report import reliability_figures
+from harness.transcripts import Page
+
+pytestmark = pytest.mark.reliability
 
 LOAD_SECONDS = 30
 LOAD_CLIENTS = 8
-SESSION_ID = re.compile(r"webpy_session_id=([0-9a-f]{40});")
+#: A copy of the recipe whose Redis store drops one write in 50 (as a store that fails silently would).
+DROPS_WRITES = [
+    Change("nothing: the random module, to drop writes", "import json\n", "import json\nimport random\n"),
+    Change("every write kept: one in 50 dropped", 'self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)',
+           'random.random() < 0.02 or self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)'),
+]
 
 
 class Client(threading.Thread):
@@ -36,26 +45,19 @@ class Client(threading.Thread):
         while time.monotonic() < self.deadline:
             self.sent += 1
             started = time.monotonic()
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             try:
-                headers = {"Cookie": f"webpy_session_id={self.session_id}"} if self.session_id else {}
-                connection.request("GET", "/count", headers=headers)
-                response = connection.getresponse()
-                body = response.read()
+                answer = get(self.port, "/count", cookie=self.session_id and f"webpy_session_id={self.session_id}")
             except OSError as error:
                 self.errors.append(repr(error))
                 continue
-            finally:
-                connection.close()
             self.latencies.append(time.monotonic() - started)
-            if response.status != 200:
-                self.errors.append(f"{response.status} {body[:200]!r}")
+            if answer.status != 200:
+                self.errors.append(f"{answer.status} {answer.body[:200]!r}")
                 continue
-            if self.session_id is None:
-                self.session_id = SESSION_ID.search(response.getheader("Set-Cookie", "")).group(1)
-            if body != str(self.count + 1).encode():  # its own count, one more than it last saw
-                self.wrong_counts.append((self.count + 1, body[:40]))
-            self.count = int(body) if body.isdigit() else self.count + 1
+            self.session_id = self.session_id or answer.session_id()
+            if answer.body != str(self.count + 1).encode():  # its own count, one more than it last saw
+                self.wrong_counts.append((self.count + 1, answer.body[:40]))
+            self.count = int(answer.body) if answer.body.isdigit() else self.count + 1
 
 
 def drive(port, redis_url, seconds, clients):
@@ -87,23 +89,23 @@ def drive(port, redis_url, seconds, clients):
     }
 
 
-def behind_nginx(tmp_path, services, source=None):
+def behind_nginx(tmp_path, services, *changes):
     """The scale-out page's three processes and nginx, started by the page's own commands
-    (on a copy of the recipe holding `source`, if given)."""
+    (on a copy of the recipe with `changes` made, if any)."""
     page_file = tmp_path / "page.md"
     page_file.write_text("---\nservices: [redis, nginx]\n---\n")
     page = Page(page_file, services)
     app = "recipes/scale-out/app.py"
-    if source:
+    if changes:
+        recipe_copy("scale-out", page.workdir / "copy", *changes)
         app = "copy/app.py"
-        (page.workdir / "copy").mkdir()
-        (page.workdir / app).write_text(source)
     for port in ["8081", "8082", "8083"]:
         assert page.run(f"python {app} {port}") == f"http://0.0.0.0:{port}/"
     assert page.run('nginx -p "$PWD" -e stderr -c recipes/scale-out/nginx.conf') == ""
     return page
 
 
+@pytest.mark.slow  # a load of LOAD_SECONDS
 def test_scale_out_under_load_serves_every_request_and_loses_no_update(tmp_path, services):
     page = behind_nginx(tmp_path, services)
     try:
@@ -125,21 +127,8 @@ def test_scale_out_under_load_serves_every_request_and_loses_no_update(tmp_path,
     assert all(count > figures["requests"] / 6 for count in served_by.values()), served_by  # all three served
 
 
-#: A copy of the recipe whose Redis store drops one write in 50 (as a store that fails silently would).
-DROPPING = '''    def __setitem__(self, key, value):
-        if random.random() < 0.02:
-            return
-        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
-'''
-
-
 def test_the_load_check_finds_lost_updates(tmp_path, services):
-    source = (RECIPES / "scale-out" / "app.py").read_text()
-    old = '''    def __setitem__(self, key, value):
-        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
-'''
-    assert source.count(old) == 1
-    page = behind_nginx(tmp_path, services, "import random\n" + source.replace(old, DROPPING))
+    page = behind_nginx(tmp_path, services, *DROPS_WRITES)
     try:
         figures = drive(page.real_port("8080"), page.env["REDIS_URL"], 3, LOAD_CLIENTS)
     finally:

@@ -1,37 +1,32 @@
 """What the stores page says about web.py 0.76's stores beyond its transcripts."""
 import dbm.dumb
 import os
-import signal
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import RECIPES, RecipeExited, count_at_once, import_recipe, python_env, start_recipe
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import counted_at_once, get
+from harness.copies import Change, recipe_copy
+from harness.in_process import import_recipe
+from harness.processes import RecipeExited, python_env, start_recipe
 
-APP = RECIPES / "stores" / "app.py"
+APP = RECIPES_CATALOGUE["stores"].app
 SHELF = 'ShelfStore(open_shelf("sessions.shelf"))'
-SYNC = "            self.shelf.sync()\n"
+WEB_PY_SHELF_STORE = Change("the store's lock and syncs: web.py's own ShelfStore", SHELF, "web.session." + SHELF)
+UNSYNCED = [Change("the sync after each change", f"super().{method}\n            self.shelf.sync()\n",
+                   f"super().{method}\n") for method in ["__setitem__(key, value)", "__delitem__(key)"]]
+WITHOUT_OPEN_SHELF = Change("open_shelf(), which puts a damaged index aside", SHELF,
+                            'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))')
 
 
-def variant(tmp_path, *edits):
-    """The recipe's app.py in tmp_path, with (old, new) replacements."""
-    source = APP.read_text()
-    for old, new in edits:
-        assert old in source, f"{old!r} is no longer in the recipe"
-        source = source.replace(old, new)
-    (tmp_path / "app.py").write_text(source)
-    return tmp_path / "app.py"
-
-
-def visit(server, path="/count", cookie=None):
-    """GET path with this cookie; return the body and the cookie the answer sets."""
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", headers={"Cookie": cookie} if cookie else {})
-    response = urllib.request.urlopen(request, timeout=10)
-    return response.read().decode(), response.headers["Set-Cookie"].split(";")[0]
+def visit(server, cookie=None):
+    """GET /count with this cookie: the count, and the cookie the answer sets."""
+    answer = get(server, "/count", cookie=cookie)
+    assert answer.status == 200, answer.text
+    return answer.text, answer.cookie()
 
 
 @pytest.mark.parametrize("store, counts", [
@@ -40,57 +35,52 @@ def visit(server, path="/count", cookie=None):
     ("shelf", ["1", "1", "2", "1", "3"]),
     ("memory", ["1", "1", "2", "1", "3"]),
 ])
-def test_two_processes_in_one_directory(tmp_path, store, counts):
+def test_two_processes_in_one_directory(recipe_server, store, counts):
     """One cookie sent to two processes in turn: disk and sqlite share the session, shelf and memory don't."""
-    first = start_recipe(APP, tmp_path, {"SESSION_STORE": store})
-    second = start_recipe(APP, tmp_path, {"SESSION_STORE": store})
-    try:
-        body, cookie = visit(first)
-        seen = [body] + [visit(server, cookie=cookie)[0] for server in [second, first, second, first]]
-    finally:
-        first.stop()
-        second.stop()
+    first, second = (recipe_server(APP, {"SESSION_STORE": store}) for _ in range(2))
+    body, cookie = visit(first)
+    seen = [body] + [visit(server, cookie=cookie)[0] for server in [second, first, second, first]]
     assert seen == counts
 
 
-def second_visits(app, tmp_path, rounds):
+def second_visits(server, rounds):
     """Up to `rounds` times, 200 first visits, 20 at a time, then each visitor's second.
 
     Return (swapped, other): the visitors who came back with the cookie of another
     visitor of their round, and those who came back with anything else than a
     count of 2 and their own cookie. Stop after the first round with a swap.
     """
-    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
     swapped, other = [], []
-    try:
-        with ThreadPoolExecutor(max_workers=20) as pool:
-            for _ in range(rounds):
-                cookies = [cookie for _, cookie in pool.map(lambda _: visit(server), range(200))]
-                assert len(set(cookies)) == len(cookies), "two first visits got the same cookie"
-                again = pool.map(lambda cookie: visit(server, cookie=cookie), cookies)
-                for cookie, answer in zip(cookies, again):
-                    if answer[1] in cookies and answer[1] != cookie:
-                        swapped.append((cookie, answer))
-                    elif answer != ("2", cookie):
-                        other.append((cookie, answer))
-                if swapped:
-                    break
-    finally:
-        server.stop()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        for _ in range(rounds):
+            cookies = [cookie for _, cookie in pool.map(lambda _: visit(server), range(200))]
+            assert len(set(cookies)) == len(cookies), "two first visits got the same cookie"
+            again = pool.map(lambda cookie: visit(server, cookie=cookie), cookies)
+            for cookie, answer in zip(cookies, again):
+                if answer[1] in cookies and answer[1] != cookie:
+                    swapped.append((cookie, answer))
+                elif answer != ("2", cookie):
+                    other.append((cookie, answer))
+            if swapped:
+                break
     return swapped, other
 
 
-def test_web_py_shelf_store_swaps_sessions_between_threads(tmp_path):
+@pytest.mark.upstream
+def test_web_py_shelf_store_swaps_sessions_between_threads(tmp_path, recipe_server):
     """web.session.ShelfStore as it is, on dbm.dumb: some visitors come back with another visitor's cookie."""
-    plain = variant(tmp_path, (SHELF, "web.session." + SHELF))
-    swapped, _ = second_visits(plain, tmp_path, rounds=10)
+    plain = recipe_server(recipe_copy("stores", tmp_path / "plain", WEB_PY_SHELF_STORE), {"SESSION_STORE": "shelf"})
+    swapped, _ = second_visits(plain, rounds=10)
     assert swapped
 
 
-def test_the_recipe_shelf_store_keeps_each_visitor_session(tmp_path):
-    assert second_visits(APP, tmp_path, rounds=4) == ([], [])
+def test_the_recipe_shelf_store_keeps_each_visitor_session(recipe_server):
+    """As many rounds as web.py's ShelfStore took to swap sessions in every one of 20 runs of the test
+    above (the first round in 13, the second in 7)."""
+    assert second_visits(recipe_server(APP, {"SESSION_STORE": "shelf"}), rounds=2) == ([], [])
 
 
+@pytest.mark.upstream
 def test_dbm_dumb_threads_adding_keys_at_once_can_write_at_the_same_place(tmp_path):
     """dbm.dumb appends each new value at the end of its data file, found without a lock."""
     keys = [f"key{i:04d}".encode() for i in range(400)]
@@ -126,6 +116,7 @@ print(dbm.whichdb("shelf"), [name for name in dbm._names if has(name)][0])
 """
 
 
+@pytest.mark.upstream
 @pytest.mark.parametrize("python", python_builds())
 def test_shelve_open_uses_the_first_dbm_module_the_python_build_has(tmp_path, python):
     made_by, first = subprocess.run([python, "-c", FIRST_DBM], cwd=tmp_path, env=python_env(), check=True,
@@ -133,34 +124,31 @@ def test_shelve_open_uses_the_first_dbm_module_the_python_build_has(tmp_path, py
     assert made_by == first
 
 
-def visits_then_restart(app, tmp_path, count):
+def visits_then_restart(app, recipe_server, count):
     """Count to `count` with one cookie, stop the server with SIGTERM, start it again: its answer and log."""
-    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    server = recipe_server(app, {"SESSION_STORE": "shelf"})
+    body, cookie = visit(server)
+    for _ in range(count - 1):
+        body, _ = visit(server, cookie=cookie)
+    assert body == str(count)
+    server = server.restarted()  # stopped with SIGTERM first, as the page's restarts
     try:
-        body, cookie = visit(server)
-        for _ in range(count - 1):
-            body, _ = visit(server, cookie=cookie)
-        assert body == str(count)
-    finally:
-        server.stop()  # SIGTERM, as the page's restarts
-    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
-    try:
-        return visit(server, cookie=cookie)[0], server.log()
-    except urllib.error.HTTPError as error:
-        return error.code, server.log()
+        answer = get(server, "/count", cookie=cookie)
+        return (answer.text if answer.status == 200 else answer.status), server.log()
     finally:
         server.stop()
 
 
-def test_the_recipe_shelf_keeps_a_session_that_grew_across_a_sigterm_stop(tmp_path):
+def test_the_recipe_shelf_keeps_a_session_that_grew_across_a_sigterm_stop(recipe_server):
     """Past 255 the count takes one byte more in the session's pickle; the recipe syncs after each change."""
-    assert visits_then_restart(APP, tmp_path, 300)[0] == "301"
+    assert visits_then_restart(APP, recipe_server, 300)[0] == "301"
 
 
-def test_unsynced_a_session_that_grew_fails_after_a_sigterm_stop(tmp_path):
+@pytest.mark.upstream
+def test_unsynced_a_session_that_grew_fails_after_a_sigterm_stop(tmp_path, recipe_server):
     """Without the recipe's sync(), the restart reads the session at the size dbm.dumb's index file has."""
-    unsynced = variant(tmp_path, (SYNC, ""))
-    answer, log = visits_then_restart(unsynced, tmp_path, 300)
+    unsynced = recipe_copy("stores", tmp_path / "unsynced", *UNSYNCED)
+    answer, log = visits_then_restart(unsynced, recipe_server, 300)
     assert answer == 500
     assert "UnpicklingError: pickle data was truncated" in log
 
@@ -174,6 +162,7 @@ os.kill(os.getpid(), signal.SIGTERM)
 """
 
 
+@pytest.mark.upstream
 def test_dbm_dumb_after_a_sigterm_reads_a_moved_value_at_its_old_place(tmp_path):
     """dbm.dumb writes a new key to its index file at once, a value's new place only on sync or close."""
     stopped = subprocess.run([sys.executable, "-c", MOVE_THEN_SIGTERM], cwd=tmp_path, env=python_env())
@@ -191,21 +180,20 @@ INDEX_AFTER_A_KILL = {  # what a SIGKILL while dbm.dumb rewrites its index can l
 }
 
 
-def visits_after_a_kill_damaged_the_index(app, tmp_path, damage):
+def visits_after_a_kill_damaged_the_index(app, directory, damage):
     """Four visitors twice each, a SIGKILL, the index damaged as a kill during its rewrite can
     leave it, then each visitor again: each one's count, whether the cookie stayed, the log."""
-    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    server = start_recipe(app, directory, {"SESSION_STORE": "shelf"})
     cookies = [visit(server)[1] for _ in range(4)]
     for cookie in cookies:
         visit(server, cookie=cookie)
-    os.killpg(server.process.pid, signal.SIGKILL)
-    server.process.wait()
-    index = tmp_path / "sessions.shelf.dir"
+    server.kill()
+    index = directory / "sessions.shelf.dir"
     if INDEX_AFTER_A_KILL[damage] is None:
         index.unlink()
     else:
         index.write_bytes(INDEX_AFTER_A_KILL[damage](index.read_bytes()))
-    server = start_recipe(app, tmp_path, {"SESSION_STORE": "shelf"})
+    server = start_recipe(app, directory, {"SESSION_STORE": "shelf"})
     try:
         answers = [visit(server, cookie=cookie) for cookie in cookies]
         return [(body, given == cookie) for (body, given), cookie in zip(answers, cookies)], server.log()
@@ -229,17 +217,19 @@ def test_the_recipe_shelf_after_a_kill_damaged_its_index(tmp_path, damage, answe
     assert ("moved to sessions.shelf.dir.damaged" in log) == refused_by_dbm_dumb
 
 
+@pytest.mark.upstream
 @pytest.mark.parametrize("damage, error", [
     ("cut in the middle of a line", "SyntaxError"),
     ("cut after the key of a line", "ValueError"),
 ])
 def test_dbm_dumb_refuses_to_open_an_index_cut_in_the_middle_of_a_line(tmp_path, damage, error):
     """Without the recipe's open_shelf(), the shelf does not open and the recipe does not start."""
-    plain = variant(tmp_path, (SHELF, 'ShelfStore(shelve.Shelf(dbm.dumb.open("sessions.shelf", "c")))'))
+    plain = recipe_copy("stores", tmp_path, WITHOUT_OPEN_SHELF)
     with pytest.raises(RecipeExited, match=error):
         visits_after_a_kill_damaged_the_index(plain, tmp_path, damage)
 
 
+@pytest.mark.upstream
 @pytest.mark.parametrize("new_value, read_through_the_bak", [
     (b"x" * 300, "a truncated value"),  # longer, in its 512-byte block
     (b"x" * 600, "the value before"),  # too long for its block: moved to the end of the file
@@ -258,13 +248,10 @@ def test_dbm_dumb_bak_gives_the_value_changed_last_a_wrong_size_or_place(tmp_pat
     assert {new_value[:200]: "a truncated value", b"v" * 200: "the value before"}[read] == read_through_the_bak
 
 
-def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(tmp_path):
+def test_the_shelf_lock_does_not_stop_overlapping_requests_losing_updates(recipe_server):
     """The lock guards each store operation, not a session from load to save (disk and sqlite: see count, dbstore)."""
-    server = start_recipe(APP, tmp_path, {"SESSION_STORE": "shelf"})
-    try:
-        counted = min(count_at_once(server.port, requests=40) for _ in range(3))
-    finally:
-        server.stop()
+    server = recipe_server(APP, {"SESSION_STORE": "shelf"})
+    counted = min(counted_at_once(server, requests=40) for _ in range(3))
     assert counted < 40, f"{counted} of 40: no update was lost"
 
 

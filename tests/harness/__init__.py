@@ -4,6 +4,7 @@
 - ``processes``: recipes and other servers as real background processes.
 - ``services``: throw-away PostgreSQL and Redis servers, and what a missing tool does.
 - ``catalogue``: what each recipe is (entry page, cookie, store variants...): the one place to declare it.
+- ``variants``: a catalogue variant started on its store, warmed up, and started again after a kill.
 - ``client``: the one HTTP client of the tests.
 - ``copies``: a recipe copied with a defence taken out, anchored on code.
 - ``in_process``: a recipe imported and driven with ``app.request()``, and its store's calls.

@@ -22,7 +22,8 @@ LOST, UNAVAILABLE = "lost", 503
 @dataclass(frozen=True)
 class Disk:
     """What a recipe that keeps sessions in files answers on a full and on a read-only disk:
-    to a visitor with a session, and to a newcomer."""
+    to a visitor with a session, and to a newcomer. None: the fault cannot be made (a read-only
+    remount is refused while a process keeps a file open to write, as SQLite keeps its database)."""
     full: tuple = (LOST, LOST)
     read_only: tuple = (LOST, LOST)
 
@@ -55,7 +56,8 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     Recipe("cookies", cookie="__Host-sid", disk=ON_FILES),
     Recipe("count", disk=ON_FILES),
     Recipe("csrf", entry="/form", disk=ON_FILES),
-    Recipe("dbstore"),  # SQLite unless DATABASE_URL
+    # SQLite unless DATABASE_URL: its database error answered 503. Its file is open to write.
+    Recipe("dbstore", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=None)),
     Recipe("expiry", entry="/whoami", disk=ON_FILES),
     Recipe("flash", entry="/", disk=ON_FILES),
     Recipe("hardening", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
@@ -162,3 +164,9 @@ def pages_by_recipe():
 def undeclared_recipes():
     """Folders of recipes/ that this catalogue does not declare."""
     return sorted(path.name for path in RECIPES.iterdir() if path.is_dir() and path.name not in RECIPES_CATALOGUE)
+
+
+#: The recipes with the login page's interface (/login, /whoami, /logout; the expiry recipe carries
+#: the login recipe's), and the demo account their pages give.
+LOGIN_RECIPES = ("login", "expiry")
+DEMO_ACCOUNT = {"username": "alice", "password": "wonderland"}

@@ -39,17 +39,21 @@ def port_of(server):
     return server if isinstance(server, int) else server.port
 
 
-def request(server, path="/", method="GET", cookie=None, form=None, body=None, headers=None, timeout=10, host=None):
+def request(server, path="/", method="GET", cookie=None, form=None, body=None, headers=None, timeout=10, host=None,
+            lines=(), source=None):
     """One request to `server` (a port or a BackgroundServer): its Response, error statuses included.
 
     cookie: ``name=value``, or a list of Cookie header lines to send as they are.
     form: fields to send urlencoded, as a browser posts a form.
+    lines: (name, value) header lines sent as they are, in order, after `headers` (a name may repeat).
+    source: the local address to send from (another client: 127.0.0.2...).
     """
     headers = dict(headers or {})
     if form is not None:
         body = urllib.parse.urlencode(form)
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
-    connection = http.client.HTTPConnection(host or "127.0.0.1", port_of(server), timeout=timeout)
+    connection = http.client.HTTPConnection(host or "127.0.0.1", port_of(server), timeout=timeout,
+                                            source_address=(source, 0) if source else None)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         for line in [cookie] if isinstance(cookie, str) else cookie or []:
@@ -57,7 +61,7 @@ def request(server, path="/", method="GET", cookie=None, form=None, body=None, h
         if body is not None:
             body = body.encode() if isinstance(body, str) else body
             headers.setdefault("Content-Length", str(len(body)))
-        for name, value in headers.items():
+        for name, value in [*headers.items(), *lines]:
             connection.putheader(name, value)
         connection.endheaders(body)
         answer = connection.getresponse()

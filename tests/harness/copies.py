@@ -4,8 +4,11 @@ A change is anchored on code: the text it replaces must be in the file exactly o
 comment, so that rewording a recipe's comment never breaks a test. When the anchor is gone, the
 failure names the defence the test takes out, so its author knows what to look for.
 """
+import errno
 import io
+import os
 import shutil
+import time
 import tokenize
 from dataclasses import dataclass
 
@@ -62,3 +65,59 @@ def recipe_copy(slug, directory, *changes, file="app.py"):
     target = directory / file
     target.write_text(changed(target.read_text(), changes, f"recipes/{slug}/{file}"))
     return target
+
+
+def unchanged_copy(slug, directory):
+    """A copy of recipes/<slug>/ in `directory` (links followed), as it is: for a test that edits
+    it while it runs (an edit the reloader sees), which recipe_copy's changes made before cannot show.
+    Edit it with `changed`."""
+    shutil.copytree(RECIPES / slug, directory, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "sessions", "*.log"))
+    return directory
+
+
+#: Code for a copy of a recipe (add it with a Change): ``hold()``, called where a request must
+#: stop, tells the test it got there (the file held-<n>, n counting the holds from 1) and waits for
+#: the test's go (the fifo go-<n>), in the server's working directory. The test's side: `Holds`.
+HOLD = '''
+
+def hold():
+    number = next(hold.numbers)
+    open(f"held-{number}", "w").close()
+    with open(f"go-{number}") as go:
+        go.read()
+
+
+hold.numbers = __import__("itertools").count(1)
+
+'''
+
+
+class Holds:
+    """The test's side of HOLD: the `count` holds of a copy of a recipe running in `directory`.
+    Concurrent requests then run in the order the test makes, never by sleeping."""
+
+    def __init__(self, directory, count):
+        self.directory = directory
+        for number in range(1, count + 1):
+            os.mkfifo(directory / f"go-{number}")
+
+    def wait(self, number, timeout=30):
+        """Until the `number`th hold is reached."""
+        deadline = time.monotonic() + timeout
+        while not (self.directory / f"held-{number}").exists():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no request reached hold {number} in {timeout} s")
+            time.sleep(0.005)
+
+    def release(self, number, timeout=30):
+        """The request held at hold `number` goes on."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:  # opening a fifo to write fails (ENXIO), without blocking, until its reader opens it
+                os.close(os.open(self.directory / f"go-{number}", os.O_WRONLY | os.O_NONBLOCK))
+                return
+            except OSError as error:
+                if error.errno != errno.ENXIO or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.005)

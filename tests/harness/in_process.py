@@ -4,7 +4,9 @@ conftest.py's autouse fixture puts ``web.config`` back after each test: a recipe
 import never reach the next test.
 """
 import importlib.util
+import os
 import re
+import time
 from pathlib import Path
 
 from harness import RECIPES
@@ -73,3 +75,26 @@ TABLE_COUNT = re.compile(r"^ *\| [^|]+ \| (\d+)\b", re.MULTILINE)
 def table_counts(page):
     """The counts a page's table states, row by row (the page has one such table)."""
     return [int(count) for count in TABLE_COUNT.findall(Path(page).read_text(encoding="utf-8"))]
+
+
+class Clock:
+    """time.time() of the whole process, moved on by the test instead of waited for: web.py's
+    cleanup, its cookie dates and a recipe's own limits all read it. Put back after the test.
+
+    Files keep the real time: a file the test means as written now gets `stamp(path)`.
+    """
+
+    def __init__(self, monkeypatch, offset=0.0):
+        real, self.offset = time.time, offset
+        monkeypatch.setattr(time, "time", lambda: real() + self.offset)
+
+    def advance(self, seconds):
+        self.offset += seconds
+
+    def now(self):
+        return time.time()
+
+    def stamp(self, *paths):
+        """Give files the clock's time, as if written now (a file system's clock does not move with it)."""
+        for path in paths:
+            os.utime(path, (self.now(), self.now()))

@@ -93,6 +93,8 @@ def without_server_variables(environ):
 def python_env(extra=None):
     """The environment recipes and transcripts run in: this interpreter first on PATH."""
     env = dict(without_server_variables(os.environ), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
+    for name in ["MAKELEVEL", "MAKEFLAGS", "MFLAGS"]:  # a reader's terminal is not inside `make test`
+        env.pop(name, None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(extra or {})
     return env
@@ -106,3 +108,10 @@ def start_recipe(app, cwd, extra_env=None, port=None):
 
 def nginx_binary():
     return shutil.which("nginx") or next(iter(glob.glob("/usr/sbin/nginx")), None)
+
+
+def processor_seconds(server):
+    """The processor time (user and system) a BackgroundServer's process has used so far: what its
+    work costs, whatever else the machine runs (compare two costs as a ratio, never with a clock)."""
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

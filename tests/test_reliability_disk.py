@@ -1,0 +1,118 @@
+"""Faults (issue #9): a full or read-only disk under every recipe that keeps sessions in files.
+
+The recipes are those whose catalogue entry (tests/harness/catalogue.py) says what they answer
+on such a disk (`disk=`); tests/test_catalogue.py makes sure every recipe that keeps sessions in
+files says it. Full: RLIMIT_FSIZE at 0 on the server process (its output piped, so that only its
+own files are refused): every write fails with EFBIG, as with ENOSPC, for root too, and the limit
+goes with the process. Read-only: the server runs in a mount namespace of its own, its directory
+bind-mounted on itself and remounted read-only from outside (EROFS, for root too); the mount goes
+with the process. No answer may be a 500 or hold a traceback, and once the disk is back the
+session reads back whole. The resilience, hardening, json-store and dbstore (SQLite) recipes
+answer 503 and keep nothing (locking too, for a session whose lock file a read-only disk refuses):
+tested. (SQLite keeps its database open to write, and the kernel refuses a read-only remount
+while it does: dbstore is tested on a full disk only.) web.py's DiskStore swallows OSError when
+it saves (`except OSError: pass`): the recipes that keep it answer 200 and lose the write. A 503
+is out of their reach without a store of their own, so the test holds them to what web.py does
+(200, the write lost, the session whole afterwards: a newer web.py that raised instead would
+show here as a 500) and counts those silent losses in the figures printed at the end of the run.
+"""
+import os
+import subprocess
+import sys
+from contextlib import contextmanager
+
+import pytest
+
+from harness.catalogue import LOST, RECIPES_CATALOGUE, UNAVAILABLE
+from harness.client import get
+from harness.processes import BackgroundServer, free_port, python_env
+from harness.report import reliability_figures
+from harness.services import missing
+
+if sys.platform == "linux":
+    import resource  # its prlimit (Linux only) sets another process's limits
+
+pytestmark = pytest.mark.reliability
+
+THE_503 = (UNAVAILABLE, b"The session store is unavailable, try again later.\n")
+FAULTS = {"full": "full", "read-only": "read_only"}  # a fault -> its field of the catalogue's Disk
+#: (slug, fault): every recipe that keeps sessions in files, on each fault that can be made under it.
+DISK_FAULTS = [(slug, fault) for slug, recipe in RECIPES_CATALOGUE.items() if recipe.disk
+               for fault, field in FAULTS.items() if getattr(recipe.disk, field) is not None]
+
+
+@pytest.fixture
+def piped_server(tmp_path):
+    """piped_server(app, own_mount=False): the recipe with its output through a pipe (a file size
+    limit would refuse its log lines too); own_mount: in a mount namespace of its own, its directory
+    bind-mounted on itself. Stopped after the test."""
+    servers = []
+
+    def start(app, own_mount=False):
+        if sys.platform != "linux":
+            missing("Linux's prlimit and mount namespaces (the faults are made with them)",
+                    "run tests/test_reliability_disk.py on Linux, as CI does")
+        port = free_port()
+        command = f"python {app} 127.0.0.1:{port}"
+        if own_mount:
+            if os.geteuid() != 0:
+                missing("A read-only bind mount", "run as root (CI does), for unshare --mount")
+            command = (f"""unshare --mount --propagation private sh -c 'mount --bind "$PWD" "$PWD" && """
+                       f"""cd "$PWD" && exec {command}'""")
+        servers.append(BackgroundServer(f"exec {command} > >(exec cat) 2>&1", tmp_path, python_env(), port))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@contextmanager
+def disk(server, fault):
+    """The server's disk full (no byte may be written to a file) or read-only for the block."""
+    pid = server.process.pid  # bash exec'd unshare, sh and python: one process
+    if fault == "full":
+        limits = resource.prlimit(pid, resource.RLIMIT_FSIZE)
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, limits[1]))
+    else:
+        remount = ["nsenter", "--target", str(pid), "--mount", "mount", "-o"]
+        subprocess.run(remount + ["remount,bind,ro", str(server.log_path.parent)], check=True)
+    try:
+        yield
+    finally:
+        if fault == "full":
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, limits)
+        else:
+            subprocess.run(remount + ["remount,bind,rw", str(server.log_path.parent)], check=True)
+
+
+@pytest.mark.parametrize("slug, fault", DISK_FAULTS)
+def test_full_or_read_only_disk_never_a_500(slug, fault, piped_server):
+    recipe = RECIPES_CATALOGUE[slug]
+    server = piped_server(recipe.app, own_mount=fault == "read-only")
+
+    def visit(cookie=None):
+        answer = get(server, recipe.entry, cookie=cookie)
+        return answer.status, answer.body, answer.cookie(recipe.cookie)
+
+    first = visit()
+    before = visit(first[2])
+    with disk(server, fault):
+        during = visit(first[2])
+        newcomer = visit()
+    after = visit(first[2])
+    answers = [first, before, during, newcomer, after]
+    expected, for_newcomer = getattr(recipe.disk, FAULTS[fault])
+    reliability_figures["full or read-only disk: requests"] += len(answers)
+    reliability_figures["full or read-only disk: 500s"] += sum(status >= 500 and status != 503 for status, _, _ in answers)
+    reliability_figures["full or read-only disk: writes lost silently (web.py's DiskStore)"] += (
+        expected == LOST and during[0] == 200)
+    print(f"\n{slug}, {fault} disk: {[(status, body[:20]) for status, body, _ in answers]}")
+    assert [status for status, _, _ in [first, before, after]] == [200, 200, 200]
+    assert all(b"Traceback" not in body for _, body, _ in answers)
+    assert after[2] == first[2], "the session id changed: its record did not survive"
+    assert during[:2] == THE_503 if expected == UNAVAILABLE else during[0] == 200
+    assert newcomer[:2] == THE_503 if for_newcomer == UNAVAILABLE else newcomer[0] == 200
+    if recipe.counts:
+        assert (first[1], before[1]) == (b"1", b"2")
+        assert after[1] == b"3", "the record is not the last one kept"  # the 503's count, or the lost write's, again
