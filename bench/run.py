@@ -9,7 +9,6 @@ The cases: web.py's own stores, served by bench/stock.py (STOCK_CASES below), an
 stores: each variant of tests/harness/catalogue.py that names a case (`bench=`).
 """
 import ast
-import hashlib
 import json
 import os
 import platform
@@ -22,6 +21,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))  # the harness package, tests/harness/ (no test module)
+from harness.digest import code_digest  # noqa: E402
 from harness import REPO  # noqa: E402
 from harness.catalogue import VARIANTS, cookbook_database  # noqa: E402
 from harness.processes import python_env, start_recipe  # noqa: E402
@@ -75,24 +75,6 @@ def cases():
 
 
 CASES = cases()
-
-
-def code_digest(source):
-    """A digest of the code, not of its bytes: comments, blank lines and layout leave it as it is.
-
-    It is taken on the syntax tree, as ast.dump shows it, less the empty fields (None, []) that
-    ast.dump shows or hides depending on Python's version (3.12 adds `type_params=[]`, 3.13 hides
-    empty lists): the weekly job, on the newest Python, finds the same digest.
-    tests/test_bench.py computes it the same way.
-    """
-    def canonical(node):
-        if isinstance(node, ast.AST):
-            return [type(node).__name__] + [[field, canonical(value)] for field, value in ast.iter_fields(node)
-                                            if value is not None and value != []]
-        if isinstance(node, list):
-            return [canonical(item) for item in node]
-        return repr(node)
-    return hashlib.sha256(repr(canonical(ast.parse(source))).encode()).hexdigest()
 
 
 def fingerprint(app):

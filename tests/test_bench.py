@@ -1,25 +1,12 @@
 """The Performance page shows a run of today's benchmark on today's code."""
 import ast
-import hashlib
 import json
 
 from harness import REPO
 from harness.catalogue import VARIANTS
+from harness.digest import code_digest
 
 RESULTS = json.loads((REPO / "bench" / "results.json").read_text(encoding="utf-8"))
-
-
-def code_digest(source):
-    """The digest bench/run.py records of each app: of its syntax tree, less the empty fields that
-    ast.dump shows or not depending on Python's version. Comments and layout leave it as it is."""
-    def canonical(node):
-        if isinstance(node, ast.AST):
-            return [type(node).__name__] + [[field, canonical(value)] for field, value in ast.iter_fields(node)
-                                            if value is not None and value != []]
-        if isinstance(node, list):
-            return [canonical(item) for item in node]
-        return repr(node)
-    return hashlib.sha256(repr(canonical(ast.parse(source))).encode()).hexdigest()
 
 
 def stock_cases():
@@ -43,16 +30,6 @@ def test_the_results_were_measured_on_the_code_as_it_is():
     stale = [result["name"] for result in RESULTS["results"]
              if code_digest((REPO / result["app"]["path"]).read_text()) != result["app"]["code_sha256"]]
     assert stale == []
-
-
-def test_bench_run_records_the_digest_this_test_compares():
-    """bench/run.py's code_digest and this file's are one function, written twice: bench/ holds scripts, not a package."""
-    definition = next(node for node in ast.parse((REPO / "bench" / "run.py").read_text()).body
-                      if isinstance(node, ast.FunctionDef) and node.name == "code_digest")
-    namespace = {"ast": ast, "hashlib": hashlib}
-    exec(compile(ast.Module([definition], type_ignores=[]), "bench/run.py", "exec"), namespace)
-    for path in sorted({result["app"]["path"] for result in RESULTS["results"]} | {"bench/run.py"}):
-        assert namespace["code_digest"]((REPO / path).read_text()) == code_digest((REPO / path).read_text()), path
 
 
 def test_a_reworded_comment_or_new_layout_leaves_the_code_digest_as_it_is():
