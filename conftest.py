@@ -3,6 +3,7 @@ the report at the end of a run."""
 import copy
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import pytest
 import web
@@ -68,22 +69,38 @@ def other_site():
         site.close()
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """No more workers than the files named on the command line, and none for one file: a file
+    runs whole in one worker, so the others would only start and wait."""
+    files = {arg.split("::")[0] for arg in config.args}
+    if config.args and all(Path(file).is_file() for file in files) and isinstance(config.option.numprocesses, int):
+        config.option.numprocesses = min(config.option.numprocesses, len(files)) if len(files) > 1 else 0
+
+
 #: The files that run longest, started first: begun last, one of them would keep one worker busy
 #: alone at the end of the run. A run orders files by the seconds each took in the last run that
-#: ran it (pytest's cache); a fresh clone by this list (seconds measured with four workers on 2
+#: ran it (pytest's cache); a fresh clone by this list (seconds measured with six workers on 2
 #: cores), then the rest in their order.
 LONGEST_FIRST = [
-    "tests/test_csrf.py",  # 125: Chromium's two minutes of Lax-allowing-unsafe, waited for
-    "tests/test_resilience_outages.py",  # 100: PostgreSQL outages, waited out
-    "tests/test_browser_every_page.py",  # 50
+    "tests/test_csrf.py",  # 130: Chromium's two minutes of Lax-allowing-unsafe, waited for
+    "tests/test_resilience.py",  # 130: PostgreSQL outages, waited out
+    "tests/test_browser_every_page.py",  # 80
+    "tests/test_login.py",  # 55
+    "tests/test_locking.py",  # 55
+    "tests/test_site.py",  # 50: the site's build
     "tests/test_cookies.py",  # 45
-    "tests/test_reliability_load.py",  # 35: a 30-second load
+    "tests/test_reliability_sigkill.py",  # 40
+    "tests/test_bad_cookies.py",  # 40
     "tests/test_browser.py",  # 30
-    "tests/test_locking.py",  # 30
-    "tests/test_reliability_sigkill.py",
-    "tests/test_reliability_outage.py",
+    "tests/test_reliability_concurrency.py",
+    "tests/test_links.py",
+    "tests/test_spelling.py",
     "tests/test_reliability_disk.py",
-    "tests/test_login.py",
+    "tests/test_stores.py",
+    "tests/test_hardening.py",
+    "tests/test_scale_out.py",
+    "tests/test_reliability_load.py",  # 20: a 10-second load
 ]
 seconds_by_file = defaultdict(float)
 

@@ -15,30 +15,31 @@ def broken_links(site):
     site = Path(site)
 
     @cache
-    def anchors(path):
+    def parsed(path):
+        """(its links, its anchors): each page read once."""
         soup = BeautifulSoup(path.read_text(encoding="utf-8"), "html.parser")
-        return ({tag["id"] for tag in soup.find_all(id=True)}
-                | {tag["name"] for tag in soup.find_all("a", attrs={"name": True})})
+        links = [element[attribute] for tag, attribute in LINKS.items()
+                 for element in soup.find_all(tag, attrs={attribute: True})]
+        anchors = ({tag["id"] for tag in soup.find_all(id=True)}
+                   | {tag["name"] for tag in soup.find_all("a", attrs={"name": True})})
+        return links, anchors
 
     broken = []
     for page in sorted(site.rglob("*.html")):
         address = SITE_PATH + page.relative_to(site).as_posix()
-        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
-        for tag, attribute in LINKS.items():
-            for element in soup.find_all(tag, attrs={attribute: True}):
-                link = element[attribute]
-                url = urlsplit(urljoin(address, link))
-                if url.scheme or url.netloc or not link:
-                    continue  # another site, or mailto: and the like
-                if not url.path.startswith(SITE_PATH):
-                    broken.append((address, link))
-                    continue
-                target = site / unquote(url.path.removeprefix(SITE_PATH))
-                if target.is_dir():
-                    target = target / "index.html"
-                if not target.is_file() or (url.fragment and target.suffix == ".html"
-                                            and unquote(url.fragment) not in anchors(target)):
-                    broken.append((address, link))
+        for link in parsed(page)[0]:
+            url = urlsplit(urljoin(address, link))
+            if url.scheme or url.netloc or not link:
+                continue  # another site, or mailto: and the like
+            if not url.path.startswith(SITE_PATH):
+                broken.append((address, link))
+                continue
+            target = site / unquote(url.path.removeprefix(SITE_PATH))
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file() or (url.fragment and target.suffix == ".html"
+                                        and unquote(url.fragment) not in parsed(target)[1]):
+                broken.append((address, link))
     return broken
 
 

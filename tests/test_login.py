@@ -114,7 +114,7 @@ def test_a_request_running_at_logout_does_not_bring_the_login_back(slug, defence
 
     A wrong login holds the session: it has loaded it, the logout runs to its end, then it goes on.
     """
-    trials = 4
+    trials = 2  # the order is made, not hoped for: two are enough to show it holds twice
     server = recipe_server(recipe_copy(slug, tmp_path, *HELD_LOGIN, *([] if defence else [WEB_PY_STORE])))
     holds = Holds(tmp_path, trials)
     answers = []

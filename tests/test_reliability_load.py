@@ -22,7 +22,7 @@ from harness.transcripts import Page
 
 pytestmark = pytest.mark.reliability
 
-LOAD_SECONDS = 30
+LOAD_SECONDS = 10  # long enough for thousands of requests on every process; the bench measures speed
 LOAD_CLIENTS = 8
 #: A copy of the recipe whose Redis store drops one write in 50 (as a store that fails silently would).
 DROPS_WRITES = [

@@ -1,7 +1,7 @@
 """Faults (issue #9): PostgreSQL stopped and started again under load.
 
 Clients count on the resilience recipe while PostgreSQL is stopped and started again (with
-Services.postgres_stopped, as tests/test_resilience_outages.py): its public page answers 200
+Services.postgres_stopped, as tests/test_resilience.py): its public page answers 200
 throughout, /count 200 or its 503 and nothing else, counting goes on after the restart, and no
 update a client was told of is lost. (A SIGKILL during writes: tests/test_reliability_sigkill.py;
 a full or read-only disk: tests/test_reliability_disk.py.)

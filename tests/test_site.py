@@ -1,5 +1,6 @@
 """The site: `mkdocs build --strict` passes, renders notebooks in both languages, and fails
-when a translation or an included recipe file is missing."""
+when a translation or an included recipe file is missing (shown on a small site built with the
+site's own configuration)."""
 import json
 from urllib.parse import urljoin
 
@@ -7,7 +8,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from harness import REPO
-from harness.built_site import I18N, build, copy_project
+from harness.built_site import I18N, build, small_site
 from harness.site import SERVICE_VARIABLES, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
@@ -71,22 +72,29 @@ def test_french_pages_have_french_navigation(site):
         assert nav_titles(page(site, url)) == {translations[title] for title in english}, url
 
 
+#: A site of its own: a home, a page and a notebook, each with its French twin.
+SMALL_SITE = {"index.md": "# Home\n", "index.fr.md": "# Accueil\n",
+              "page.md": "# Page\n", "page.fr.md": "# Page\n",
+              "notebook.ipynb": "# Notebook", "notebook.fr.ipynb": "# Carnet"}
+
+
+def test_a_small_site_with_every_translation_builds(tmp_path):
+    ok, output = build(small_site(tmp_path / "project", SMALL_SITE), tmp_path / "site")
+    assert ok, output
+
+
 def test_missing_translations_fail_the_strict_build(tmp_path):
     """A page and a notebook without their French twin: one build, each named."""
-    project = copy_project(tmp_path / "project")
-    missing = ["basics/count.fr.md", "basics/exploring.fr.ipynb"]
-    for translation in missing:
-        (project / "docs" / translation).unlink()
-    ok, output = build(project, tmp_path / "site")
+    missing = ["page.fr.md", "notebook.fr.ipynb"]
+    pages = {path: text for path, text in SMALL_SITE.items() if path not in missing}
+    ok, output = build(small_site(tmp_path / "project", pages), tmp_path / "site")
     assert not ok, output
     assert [translation for translation in missing if translation not in output] == []
 
 
 def test_missing_included_recipe_file_fails_the_build(tmp_path):
-    project = copy_project(tmp_path / "project")
-    with open(project / "docs" / "index.md", "a", encoding="utf-8") as index:
-        index.write('\n```python\n--8<-- "recipes/no-such-recipe/app.py"\n```\n')
-    ok, output = build(project, tmp_path / "site")
+    pages = dict(SMALL_SITE, **{"page.md": '# Page\n\n```python\n--8<-- "recipes/no-such-recipe/app.py"\n```\n'})
+    ok, output = build(small_site(tmp_path / "project", pages), tmp_path / "site")
     assert not ok, output
     assert "recipes/no-such-recipe/app.py" in output
 

@@ -1,5 +1,6 @@
 """The prose of the built site is spelled right (Debian's hunspell, en_US and fr_FR, with the
 project's word list for code names) and French pages follow French typography."""
+import functools
 import re
 import shutil
 import subprocess
@@ -31,27 +32,41 @@ def is_french(site, page):
     return page.relative_to(site).parts[0] == "fr"
 
 
-def prose(page):
-    """The text of a page's article, without code, permalinks or addresses."""
-    article = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find("article")
-    if article is None:
-        return ""
-    for hidden in article.select(NOT_SPELLED):
+@functools.cache
+def article(page):
+    """(the text strings of a page's article outside code, for typography; its prose, without
+    code, permalinks, prompts or addresses, for spelling): one parse for both checks."""
+    html = page.read_text(encoding="utf-8")
+    start, end = html.find("<article"), html.rfind("</article>")  # parse the article only: half the time
+    found = BeautifulSoup(html[start:end] + "</article>", "html.parser").find("article") if start >= 0 else None
+    if found is None:
+        return [], ""
+    for hidden in found.select(NOT_PROSE):
         hidden.decompose()
-    return URL.sub(" ", article.get_text(" "))
+    strings = [str(text) for text in found.find_all(string=True)]
+    for hidden in found.select(NOT_SPELLED):
+        hidden.decompose()
+    return strings, URL.sub(" ", found.get_text(" "))
 
 
 def misspelled(site):
-    """{page: sorted misspelled words} over the built site, each page in its language."""
+    """{page: sorted misspelled words} over the built site, each page in its language.
+
+    One hunspell per language lists the words it does not know in all that language's pages;
+    each is then put back on the pages that have it."""
     site = Path(site)
+    prose = {page: article(page)[1] for page in sorted(site.rglob("*.html"))}
     found = {}
-    for page in sorted(site.rglob("*.html")):
-        language = "fr" if is_french(site, page) else "en"
-        listed = subprocess.run(["hunspell", "-d", DICTIONARIES[language], "-p", WORDS, "-l"],
-                                input=prose(page), capture_output=True, text=True, check=True).stdout
-        if listed.split():
-            found[page.relative_to(site).as_posix()] = sorted(set(listed.split()))
-    return found
+    for language, dictionary in DICTIONARIES.items():
+        pages = {page: text for page, text in prose.items() if is_french(site, page) == (language == "fr")}
+        listed = subprocess.run(["hunspell", "-d", dictionary, "-p", WORDS, "-l"], input="\n".join(pages.values()),
+                                capture_output=True, text=True, check=True).stdout
+        for word in set(listed.split()):
+            as_word = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)")
+            having = [page.relative_to(site).as_posix() for page, text in pages.items() if as_word.search(text)]
+            for page in having or [f"a {language} page"]:  # never dropped for want of a page
+                found.setdefault(page, []).append(word)
+    return {page: sorted(words) for page, words in found.items()}
 
 
 def typography_faults(site):
@@ -60,10 +75,7 @@ def typography_faults(site):
     for page in sorted(Path(site).rglob("*.html")):
         if not is_french(site, page):
             continue
-        article = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find("article")
-        for hidden in article.select(NOT_PROSE) if article else []:
-            hidden.decompose()
-        for text in article.find_all(string=True) if article else []:
+        for text in article(page)[0]:
             for match in MISSING_SPACE.finditer(text):
                 snippet = text[max(0, match.start() - 20):match.end() + 10].strip()
                 faults.setdefault(page.relative_to(site).as_posix(), []).append(snippet)

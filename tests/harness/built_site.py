@@ -6,6 +6,7 @@ pages' links need), with each language's 404 page for a missing path under that 
 """
 import fcntl
 import functools
+import json
 import os
 import re
 import shutil
@@ -38,16 +39,21 @@ def build(project, site_dir):
     return result.returncode == 0, result.stdout
 
 
-def copy_project(destination):
-    """What a build reads: mkdocs.yml, docs/, recipes/ and overrides/ (templates, assets, hooks)."""
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints")
-    for path in ["mkdocs.yml", "docs", "recipes", "overrides"]:
-        source, target = REPO / path, destination / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=ignore)
-        else:
-            shutil.copy2(source, target)
+def small_site(destination, pages):
+    """A project in destination/ that builds with the site's own mkdocs.yml (its plugins, hooks,
+    theme and validation), inherited, on these pages only: {path under docs/: text}. Each is in
+    the nav, by its path; a notebook's text is its one Markdown cell."""
+    shutil.copytree(REPO / "overrides", destination / "overrides", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "mkdocs.yml", destination / "site.yml")
+    (destination / "recipes").mkdir()  # the site's config watches it and includes from it
+    nav = "".join(f"  - {path}\n" for path in pages if not re.search(r"\.fr\.(md|ipynb)$", path))
+    (destination / "mkdocs.yml").write_text(f"INHERIT: site.yml\nnav:\n{nav}", encoding="utf-8")
+    for path, text in pages.items():
+        if path.endswith(".ipynb"):
+            cell = {"cell_type": "markdown", "id": "text", "metadata": {}, "source": [text]}
+            text = json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+        (destination / "docs" / path).parent.mkdir(parents=True, exist_ok=True)
+        (destination / "docs" / path).write_text(text, encoding="utf-8")
     return destination
 
 

@@ -96,6 +96,7 @@ def python_env(extra=None):
     for name in ["MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PYTEST_ARGS"]:  # a reader's terminal is not inside `make test`
         env.pop(name, None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["COLUMNS"] = "80"  # what a transcript shows fits an 80-column terminal, whatever runs the suite
     env.update(extra or {})
     return env
 
