@@ -1,4 +1,4 @@
-"""What the locking page says beyond its transcripts: 8 clients x 100 requests at once on one session.
+"""What the locking page says beyond its transcripts: 800 requests, eight at a time, on one session.
 
 Each store is run in several processes sharing it (two on one directory for disk, three on one
 database or one Redis), the requests spread over them. With the recipe's lock the count ends at

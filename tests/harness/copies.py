@@ -10,9 +10,11 @@ import os
 import shutil
 import time
 import tokenize
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness import RECIPES
+from harness.client import get
 
 
 @dataclass(frozen=True)
@@ -121,3 +123,30 @@ class Holds:
                 if error.errno != errno.ENXIO or time.monotonic() > deadline:
                     raise
                 time.sleep(0.005)
+
+
+#: A copy whose GET /count stops at hold() once the session is loaded, before the count goes up.
+HELD_COUNT = [Change("nothing: adds the test's hold()", "\nimport web\n", "\nimport web\n" + HOLD),
+              Change("nothing: /count waits for the test before counting", "        session.count += 1\n",
+                     "        hold()\n        session.count += 1\n")]
+
+
+def count_after_an_overlap(server, directory):
+    """On a HELD_COUNT copy running in `directory`: a first /count, then two /count of that session,
+    the second answered while the first is held, having loaded the session; then a last /count.
+    Returns what the last one counts: 4 when each request counted, 3 when one update was lost."""
+    holds = Holds(directory, 4)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        def count(number, cookie=None):
+            answer = pool.submit(get, server, "/count", cookie=cookie)
+            holds.wait(number)
+            holds.release(number)
+            return answer.result()
+
+        cookie = count(1).cookie()
+        held = pool.submit(get, server, "/count", cookie=cookie)
+        holds.wait(2)
+        second = count(3, cookie)
+        holds.release(2)
+        assert (held.result().status, second.status) == (200, 200), (held.result(), second)
+        return int(count(4, cookie).text)
