@@ -82,6 +82,8 @@ STORES_WITH_THE_LOCK = [pytest.param(store, marks=pytest.mark.slow) if store == 
                         for store in STORES]
 
 
+# Loads on every store: the reliability suite's (make test), not make check's.
+@pytest.mark.reliability
 @pytest.mark.parametrize("store", STORES_WITH_THE_LOCK)
 def test_no_update_is_lost_with_the_lock(store, services, recipe_server):
     processes, locked, _ = STORES[store]
@@ -91,6 +93,7 @@ def test_no_update_is_lost_with_the_lock(store, services, recipe_server):
     assert counted == CLIENTS * EACH
 
 
+@pytest.mark.reliability
 @pytest.mark.parametrize("without", ["stock store", "lock removed"])
 @pytest.mark.parametrize("store", STORES)
 def test_without_the_lock_updates_are_lost(store, without, services, recipe_server, tmp_path):
