@@ -2,6 +2,8 @@
 search, colours, a phone, 404 pages, downloads, the copy of code that is not a transcript (every
 page's requests, language switch and transcripts' copy buttons are in test_browser_every_page.py,
 so that the two files run side by side)."""
+import zipfile
+
 import pytest
 
 from harness import REPO
@@ -82,8 +84,11 @@ def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
     tab.page.goto(site_url + "fr/basics/dbstore/")
     with tab.page.expect_download() as download:
         tab.page.locator("a[download]").click()
-    path = download.value.path()
-    assert path.read_bytes() == (REPO / "recipes" / "dbstore" / "app.py").read_bytes()
+    assert download.value.suggested_filename == "dbstore.zip"
+    with zipfile.ZipFile(download.value.path()) as archive:
+        files = {name: archive.read(name) for name in archive.namelist()}
+    assert files == {f"dbstore/{name}": (REPO / "recipes" / "dbstore" / name).read_bytes()
+                     for name in ["app.py", "schema.sql"]}
 
 
 @pytest.mark.parametrize("language", HOME)

@@ -32,12 +32,13 @@ def follow(page, start, url):
     return page.inner_text("body")
 
 
-NO_SAMESITE = Change("the SameSite attribute", old="    samesite=samesite,")
+COOKIE = "hardened_cookie.py"
+NO_SAMESITE = Change("the SameSite attribute", old="        samesite=samesite,", file=COOKIE)
 NO_LOADHOOK = Change("the loadhook that sends no new cookie to a post without one",
                      old="app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))")
-NO_PREFIX = Change("the __Host- prefix", old='cookie_name="__Host-sid"', new='cookie_name="sid"')
-NOT_SECURE = Change("Secure", old="secure=True,", new="secure=False,")
-NOT_HTTPONLY = Change("HttpOnly", old="httponly=True,", new="httponly=False,")
+NO_PREFIX = Change("the __Host- prefix", old='cookie_name="__Host-sid"', new='cookie_name="sid"', file=COOKIE)
+NOT_SECURE = Change("Secure", old="secure=True,", new="secure=False,", file=COOKIE)
+NOT_HTTPONLY = Change("HttpOnly", old="httponly=True,", new="httponly=False,", file=COOKIE)
 
 # SameSite value (None: no attribute) -> (a link from another site, then a form of another
 # site posting /reset, then the visitor's next visit): the counts the visitor sees after two visits.
@@ -122,14 +123,14 @@ def test_chromium_takes_a_secure_cookie_over_http_from_loopback_hosts_only(
 
 
 def domain(value):
-    return Change("no Domain", old="cookie_domain=None,", new=f'cookie_domain="{value}",')
+    return Change("no Domain", old="cookie_domain=None,", new=f'cookie_domain="{value}",', file=COOKIE)
 
 
 # What breaks each rule of the __Host- prefix in a copy of the recipe, and the host visited.
 HOST_RULES = {
     "Secure, Path=/, no Domain": ([], APP_HOST),
     "not Secure": ([NOT_SECURE], APP_HOST),
-    "Path=/count": ([Change("Path=/", old='cookie_path="/",', new='cookie_path="/count",')], APP_HOST),
+    "Path=/count": ([Change("Path=/", old='cookie_path="/",', new='cookie_path="/count",', file=COOKIE)], APP_HOST),
     "Domain=app.cookbook.localhost": ([domain(APP_HOST)], APP_HOST),
     "Domain=127.0.0.1 on 127.0.0.1": ([domain("127.0.0.1")], "127.0.0.1"),
     "Domain=127.0.0.2 on 127.0.0.1": ([domain("127.0.0.2")], "127.0.0.1"),

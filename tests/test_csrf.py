@@ -9,7 +9,7 @@ import time
 import pytest
 
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get, post
+from harness.client import SESSION_COOKIES, get, post
 from harness.copies import Change, recipe_copy
 from harness.in_process import cookie_header, import_recipe
 from harness.other_site import APP_HOST, OTHER_SITE, SIBLING_HOST
@@ -17,8 +17,10 @@ from harness.processes import start_recipe
 
 APP = RECIPES_CATALOGUE["csrf"].app
 NO_CHECK = Change("the token check", old="        if not token_is_valid(sent):\n", new="        if False:\n")
-LAX = Change("nothing: the cookie made SameSite=Lax", old="web.config.debug = False\n",
-             new='web.config.debug = False\nweb.config.session_parameters.samesite = "Lax"\n')
+# The hardened cookie (cookies recipe) taken out: web.py's, without SameSite; or with Lax only.
+WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", old="use_hardened_session_cookie()\n")
+WEBPY_COOKIE_LAX = Change("the hardened cookie (web.py's own, with SameSite=Lax)", old="use_hardened_session_cookie()\n",
+                          new='web.config.session_parameters.samesite = "Lax"\n')
 KEEP_COOKIE = Change("no cookie on a refusal", old="            session.send_cookie = False\n")
 # The loadhook taken out: a post without the cookie gets a new session's.
 NEW_COOKIE = Change("the loadhook that sends no new cookie to a post without one",
@@ -50,7 +52,10 @@ def post_message(page, form_url, message):
 
 
 def session_id(context):
-    return {cookie["name"]: cookie["value"] for cookie in context.cookies()}["webpy_session_id"]
+    """The visitor's session id, under either name the copies give the cookie; None if none."""
+    ids = [cookie["value"] for cookie in context.cookies() if cookie["name"] in SESSION_COOKIES]
+    assert len(ids) <= 1, context.cookies()
+    return ids[0] if ids else None
 
 
 def token(page_text):
@@ -70,34 +75,62 @@ def attack(context, form_url, attacker):
 
 
 MINE, FORGED, LOST = "Your message: mine", "Your message: sent by the attacker", "Your message:"
-# What the recipe lacks, its cookie's SameSite, where the attacker is ->
+# What the recipe lacks (its cookie is SameSite=Lax unless web.py's), where the attacker is ->
 # (the forged post's status, the message the visitor sees next, the same session id?).
 FORGERIES = {
-    "recipe, from another site": ([], "absent", "another site", (403, MINE, True)),
-    "recipe, from a sibling host": ([], "absent", "a sibling host", (403, MINE, True)),
-    "recipe, Lax, from another site": ([], "Lax", "another site", (403, MINE, True)),
-    "no check, from another site": ([NO_CHECK], "absent", "another site", (303, FORGED, True)),
-    "no check, from a sibling host": ([NO_CHECK], "absent", "a sibling host", (303, FORGED, True)),
-    "no check, Lax, from a sibling host": ([NO_CHECK], "Lax", "a sibling host", (303, FORGED, True)),
-    # Lax keeps the cookie out of the post; without the loadhook, web.py answers with a new
-    # session and its cookie:
-    "no check, new cookie, Lax, from another site": (
-        [NO_CHECK, NEW_COOKIE], "Lax", "another site", (303, FORGED, False)),
-    "new cookie, no cookie kept on refusal, Lax, from another site": (
-        [NEW_COOKIE, KEEP_COOKIE], "Lax", "another site", (403, LOST, False)),
+    "recipe, from another site": ([], "another site", (403, MINE, True)),
+    "recipe, from a sibling host": ([], "a sibling host", (403, MINE, True)),
+    "web.py's cookie, from another site": ([WEBPY_COOKIE], "another site", (403, MINE, True)),
+    # Lax keeps the cookie out of another site's post: it reaches a new session, never saved.
+    "no check, from another site": ([NO_CHECK], "another site", (303, MINE, True)),
+    # A sibling host is the same site: its post carries a Lax cookie.
+    "no check, from a sibling host": ([NO_CHECK], "a sibling host", (303, FORGED, True)),
+    "no check, web.py's cookie, from another site": ([NO_CHECK, WEBPY_COOKIE], "another site", (303, FORGED, True)),
+    # Without the loadhook, web.py answers the cookieless post with a new session and its cookie:
+    "no check, new cookie, from another site": ([NO_CHECK, NEW_COOKIE], "another site", (303, FORGED, False)),
+    "new cookie, no cookie kept on refusal, from another site": (
+        [NEW_COOKIE, KEEP_COOKIE], "another site", (403, LOST, False)),
 }
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("case", FORGERIES)
 def test_a_form_posted_from_another_page_is_refused(case, tmp_path, context, recipe_server, other_site):
-    changes, samesite, where, expected = FORGERIES[case]
-    recipe = recipe_server(recipe_copy("csrf", tmp_path, *changes, *([LAX] if samesite == "Lax" else [])))
+    changes, where, expected = FORGERIES[case]
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, *changes))
     form_url = f"http://{APP_HOST}:{recipe.port}/form"
     assert attack(context, form_url, other_site(*ATTACKERS[where])) == expected
 
 
-def forged_without_samesite(page, form_url, attacker):
+# A sibling host's way in without the token: its own session, whose token it knows, put in the
+# visitor's browser. web.py reads the last cookie of a name, and the browser lists the newer last.
+TOSSED_COOKIES = {"recipe": ([], MINE, "sent by the attacker"),
+                  "web.py's cookie": ([WEBPY_COOKIE], FORGED, "my private note"),
+                  "web.py's cookie, Lax": ([WEBPY_COOKIE_LAX], FORGED, "my private note")}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("cookie", TOSSED_COOKIES)
+def test_a_sibling_host_cannot_put_its_session_in_the_visitors_browser(
+        cookie, tmp_path, context, recipe_server, other_site):
+    """The cookie's __Host- name stops it: the browser refuses such a cookie with a Domain."""
+    changes, visitor_sees, attacker_reads = TOSSED_COOKIES[cookie]
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, *changes))
+    form_url = f"http://{APP_HOST}:{recipe.port}/form"
+    page = context.new_page()
+    page.goto(form_url)
+    assert post_message(page, form_url, "mine") == 303
+    own_form = get(recipe, "/form")  # the attacker's own session, from its server
+    attackers = own_form.cookie()
+    assert post(recipe, "/form", {"csrf_token": token(own_form.text), "message": "sent by the attacker"},
+                cookie=attackers).status == 303
+    page.goto(other_site(SIBLING_HOST, "127.0.0.1").tossing(attackers))
+    assert shown_message(page, form_url) == visitor_sees
+    assert post_message(page, form_url, "my private note") == 303
+    assert get(recipe, "/form", cookie=attackers).text.count(f"Your message: {attacker_reads}<") == 1
+
+
+def forged_without_samesite(page, form_url, attacker):  # on a copy with web.py's cookie
     """Another site's post to the form a visitor opened, its cookie without SameSite: (status, the
     message the visitor sees next, the same session id?)."""
     before = session_id(page.context)
@@ -108,7 +141,7 @@ def forged_without_samesite(page, form_url, attacker):
 @pytest.mark.browser
 def test_chromium_sends_a_cookie_without_samesite_with_another_sites_post_at_once(
         tmp_path, context, recipe_server, other_site):
-    recipe = recipe_server(recipe_copy("csrf", tmp_path, NO_CHECK))
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, NO_CHECK, WEBPY_COOKIE))
     form_url = f"{recipe.url}/form"
     page = context.new_page()
     page.goto(form_url)
@@ -129,7 +162,7 @@ def post_not_utf8(attacker, form_url):
 def test_a_post_from_another_site_that_fails_keeps_the_visitors_session(
         answer, defence, tmp_path, context, recipe_server, other_site):
     """Under Lax another site's post arrives without the cookie; whatever it gets, it sends no new one."""
-    recipe = recipe_server(recipe_copy("csrf", tmp_path, LAX, *([] if defence else [NEW_COOKIE])))
+    recipe = recipe_server(recipe_copy("csrf", tmp_path, *([] if defence else [NEW_COOKIE])))
     form_url = f"http://{APP_HOST}:{recipe.port}/form"
     page = context.new_page()
     page.goto(form_url)
@@ -242,7 +275,7 @@ def form_opened_early(browser, tmp_path_factory):
     when its cookie was set). Opened at this file's first browser test when the two-minute test is
     to run (see `two_minutes_begun_early`), so that the wait overlaps the other tests."""
     tmp_path = tmp_path_factory.mktemp("two-minutes")
-    recipe = start_recipe(recipe_copy("csrf", tmp_path, NO_CHECK), tmp_path)
+    recipe = start_recipe(recipe_copy("csrf", tmp_path, NO_CHECK, WEBPY_COOKIE), tmp_path)
     context = browser.new_context()
     try:
         form_url = f"{recipe.url}/form"

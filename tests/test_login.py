@@ -12,6 +12,7 @@ from harness.catalogue import DEMO_ACCOUNT, LOGIN_RECIPES
 from harness.client import get, post, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
 from harness.in_process import import_recipe
+from harness.other_site import APP_HOST, SIBLING_HOST
 from harness.processes import processor_seconds
 
 
@@ -31,6 +32,24 @@ def whoami(server, cookie):
 
 
 ROTATION = Change("the id rotation at login", "        rotate_session_id()\n")
+WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", "use_hardened_session_cookie()\n")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["__Host- cookie", "web.py's cookie"])
+def test_a_sibling_host_cannot_log_the_visitor_into_its_account(slug, defence, tmp_path, context, recipe_server,
+                                                                 other_site):
+    """Another host of the domain logs in on its own server and sets that session's cookie for the
+    whole domain: with web.py's cookie, the visitor is then logged in as the attacker, no form posted."""
+    recipe = recipe_server(recipe_copy(slug, tmp_path, *([] if defence else [WEBPY_COOKIE])))
+    whoami_url = f"http://{APP_HOST}:{recipe.port}/whoami"
+    page = context.new_page()
+    page.goto(whoami_url)
+    assert page.inner_text("body") == "anonymous"
+    page.goto(other_site(SIBLING_HOST, "127.0.0.1").tossing(log_in(recipe)))
+    page.goto(whoami_url)
+    assert page.inner_text("body") == ("anonymous" if defence else DEMO_ACCOUNT["username"])
 
 
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)

@@ -2,13 +2,16 @@
 when a translation or an included recipe file is missing (shown on a small site built with the
 site's own configuration)."""
 import json
+import zipfile
 from urllib.parse import urljoin
 
 import pytest
 from bs4 import BeautifulSoup
 
 from harness import REPO
-from harness.built_site import I18N, build, small_site
+from harness.built_site import I18N, build, site_hook, small_site
+from harness.catalogue import RECIPES_CATALOGUE
+from harness.client import get
 from harness.site import SERVICE_VARIABLES, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
@@ -116,4 +119,23 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
         assert service["name"] in text
         assert all(variable in text for variable in service["variables"])
     assert ("nothing else" in text or "rien d'autre" in text) == (not services)
-    assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}/app.py")
+    assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}.zip")
+
+
+recipe_files = site_hook("recipes").recipe_files
+
+
+@pytest.mark.parametrize("slug", RECIPES_CATALOGUE)
+def test_a_recipes_download_runs_from_an_empty_directory(slug, site, tmp_path, services, recipe_server):
+    """What a reader downloads from the page, unzipped in an empty directory: `python <slug>/app.py`
+    answers its first page with its cookie (a module it borrows from another recipe is in the zip)."""
+    recipe = RECIPES_CATALOGUE[slug]
+    with zipfile.ZipFile(site / "recipes" / f"{slug}.zip") as archive:
+        names = archive.namelist()
+        archive.extractall(tmp_path)
+    folder = REPO / "recipes" / slug
+    assert sorted(names) == sorted(f"{slug}/{path.relative_to(folder).as_posix()}" for path in recipe_files(folder))
+    assert all((tmp_path / name).read_bytes() == (REPO / "recipes" / name).read_bytes() for name in names)
+    server = recipe_server(tmp_path / slug / "app.py", services.environment(recipe.services), cwd=tmp_path)
+    answer = get(server, recipe.entry)
+    assert (answer.status, bool(answer.cookie(recipe.cookie))) == (200, True), answer

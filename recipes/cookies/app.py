@@ -4,24 +4,16 @@ import sys
 
 import web
 
+from hardened_cookie import SAMESITE_VALUES, use_hardened_session_cookie
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
 
 samesite = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
-if samesite not in ("Strict", "Lax", "None"):
+if samesite not in SAMESITE_VALUES:
     sys.exit(f"SESSION_COOKIE_SAMESITE={samesite!r}: expected Strict, Lax or None")
-
-web.config.session_parameters.update(
-    # A name that does not say web.py; browsers refuse a __Host- cookie
-    # unless it is Secure, on Path=/ and without Domain.
-    cookie_name="__Host-sid",
-    cookie_path="/",  # the whole host, wherever the application is mounted
-    cookie_domain=None,  # this host only, not its subdomains
-    secure=True,  # not over plain HTTP (loopback addresses excepted)
-    httponly=True,  # out of reach of the page's scripts
-    samesite=samesite,  # what other sites' links and forms carry
-)
+use_hardened_session_cookie(samesite)  # before the Session, which copies the parameters
 
 urls = (
     "/count", "count",

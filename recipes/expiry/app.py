@@ -9,6 +9,8 @@ import time
 
 import web
 
+from hardened_cookie import use_hardened_session_cookie
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -70,6 +72,10 @@ class RememberMeSession(web.session.Session):
             expires = int(self.login_time + ABSOLUTE_TIMEOUT - time.time())
         super()._setcookie(session_id, expires, **kw)
 
+
+# The cookie of A hardened session cookie: with web.py's, another host of your
+# domain can set its own session's cookie in the visitor's browser, and web.py uses it.
+use_hardened_session_cookie()
 
 app = web.application(urls, locals())
 session = RememberMeSession(

@@ -55,10 +55,10 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     Recipe("cleanup", disk=ON_FILES),
     Recipe("cookies", cookie="__Host-sid", disk=ON_FILES),
     Recipe("count", disk=ON_FILES),
-    Recipe("csrf", entry="/form", disk=ON_FILES),
+    Recipe("csrf", entry="/form", cookie="__Host-sid", disk=ON_FILES),
     # SQLite unless DATABASE_URL: its database error answered 503. Its file is open to write.
     Recipe("dbstore", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=None)),
-    Recipe("expiry", entry="/whoami", disk=ON_FILES),
+    Recipe("expiry", entry="/whoami", cookie="__Host-sid", disk=ON_FILES),
     Recipe("flash", entry="/", disk=ON_FILES),
     Recipe("hardening", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
     Recipe("json-store", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
@@ -66,7 +66,7 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     # A known session's lock file cannot be opened on a read-only disk: 503. A newcomer takes no
     # lock (no id yet), and web.py's DiskStore loses its write. On a full disk the lock file opens.
     Recipe("locking", disk=Disk(read_only=(UNAVAILABLE, LOST))),
-    Recipe("login", entry="/whoami", disk=ON_FILES),
+    Recipe("login", entry="/whoami", cookie="__Host-sid", disk=ON_FILES),
     Recipe("parameters", disk=ON_FILES),
     Recipe("postgres"),
     Recipe("proxy", disk=ON_FILES),

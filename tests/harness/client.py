@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 SESSION_COOKIE = "webpy_session_id"
+#: The session cookie's names in the recipes: web.py's, and the hardened cookie's (cookies recipe).
+SESSION_COOKIES = (SESSION_COOKIE, "__Host-sid")
 
 
 @dataclass
@@ -21,17 +23,18 @@ class Response:
     def text(self):
         return self.body.decode(errors="replace")
 
-    def cookie(self, name=SESSION_COOKIE):
-        """``name=value`` of the Set-Cookie that sets `name`, to send back; None if none does."""
+    def cookie(self, name=None):
+        """``name=value`` of the Set-Cookie that sets `name` (by default, the session's, by either of
+        its names), to send back; None if none does."""
         for header in self.headers.get_all("Set-Cookie") or []:
             pair = header.split(";")[0].strip()
-            if pair.split("=")[0] == name:
+            if pair.split("=")[0] in ([name] if name else SESSION_COOKIES):
                 return pair
         return None
 
-    def session_id(self, name=SESSION_COOKIE):
+    def session_id(self, name=None):
         """The 40 hex digits of the session id the answer sets, or None."""
-        match = re.fullmatch(re.escape(name) + r"=([0-9a-f]{40})", self.cookie(name) or "")
+        match = re.fullmatch(r"[\w-]+=([0-9a-f]{40})", self.cookie(name) or "")
         return match and match.group(1)
 
 
@@ -81,7 +84,7 @@ def post(server, path, form=None, **options):
 class Visitor:
     """One visitor: sends back the session cookie each answer sets, as a browser does."""
 
-    def __init__(self, server, cookie_name=SESSION_COOKIE):
+    def __init__(self, server, cookie_name=None):
         self.server, self.cookie_name, self.cookie = server, cookie_name, None
 
     @property

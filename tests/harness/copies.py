@@ -22,6 +22,7 @@ class Change:
     defence: str  # what the change takes out (or does), in words: "the CSRF check"
     old: str  # code of the recipe, found exactly once; no comment
     new: str = ""
+    file: str = None  # the recipe's file it is in, when not the one recipe_copy runs
 
 
 class AnchorMissing(AssertionError):
@@ -59,14 +60,16 @@ def changed(source, changes, where="the recipe"):
 
 def recipe_copy(slug, directory, *changes, file="app.py"):
     """recipes/<slug>/<file> itself, or, with changes, a copy of the recipe's folder in `directory`
-    (links followed) with them made in <file>; the path of the file to run."""
+    (links followed) with them made in <file> (or the file a change names); the path of the file to run."""
     if not changes:
         return RECIPES / slug / file
     shutil.copytree(RECIPES / slug, directory, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "sessions", "*.log"))
-    target = directory / file
-    target.write_text(changed(target.read_text(), changes, f"recipes/{slug}/{file}"))
-    return target
+    for name in dict.fromkeys(change.file or file for change in changes):
+        edited = directory / name
+        edited.write_text(changed(edited.read_text(), [change for change in changes if (change.file or file) == name],
+                                  f"recipes/{slug}/{name}"))
+    return directory / file
 
 
 def unchanged_copy(slug, directory):

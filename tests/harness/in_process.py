@@ -6,10 +6,12 @@ import never reach the next test.
 import importlib.util
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 from harness import RECIPES
+from harness.client import SESSION_COOKIES
 
 
 def import_recipe(slug, app=None):
@@ -17,16 +19,23 @@ def import_recipe(slug, app=None):
     path = Path(app) if app else RECIPES / slug / "app.py"
     spec = importlib.util.spec_from_file_location(f"recipe_{slug.replace('-', '_')}", path)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # It imports the modules beside it (as `python app.py` does): those of this folder, not of another's.
+    for sibling in path.parent.glob("*.py"):
+        sys.modules.pop(sibling.stem, None)
+    sys.path.insert(0, str(path.parent))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
     return module
 
 
-def cookie_header(response, name="webpy_session_id"):
+def cookie_header(response, name=None):
     """The Cookie header that sends back the session an ``app.request()`` response set."""
     for header, value in response.header_items:
-        if header == "Set-Cookie" and value.startswith(name + "="):
+        if header == "Set-Cookie" and value.split("=")[0] in ([name] if name else SESSION_COOKIES):
             return {"Cookie": value.split(";")[0]}
-    raise AssertionError(f"the answer sets no {name} cookie: {response.header_items}")
+    raise AssertionError(f"the answer sets no {name or 'session'} cookie: {response.header_items}")
 
 
 def recorded_calls(monkeypatch, cls, method, name_of):

@@ -34,6 +34,7 @@ class OtherSite:
             def log_message(self, *args):
                 pass
 
+        self.host = host
         self.server = ThreadingHTTPServer((address or host, 0), Handler)
         self.origin = f"http://{host}:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -50,6 +51,15 @@ class OtherSite:
         inputs = "".join(f'<input name="{name}" value="{html.escape(value)}">' for name, value in fields.items())
         return self.page("/post", f'<form method="post" action="{html.escape(url)}">{inputs}</form>'
                                   "<script>document.forms[0].submit()</script>")
+
+    def tossing(self, cookie):
+        """A page whose answer sets `cookie` (``name=value``) for the whole parent domain, as any
+        host of a domain may (cookie tossing): plain, Secure, and nameless (``=name=value``, a
+        cookie the browser sends as ``name=value``), so that a __Host- name is tried every way."""
+        domain = self.host.split(".", 1)[1]
+        return self.page("/toss", "<p>Nothing to see here.</p>",
+                         [f"{cookie}; Domain={domain}; Path=/", f"{cookie}; Domain={domain}; Path=/; Secure",
+                          f"={cookie}; Domain={domain}; Path=/"])
 
     def close(self):
         self.server.shutdown()

@@ -1,0 +1,20 @@
+"""web.py's session cookie, hardened: copy this file into your app and call
+use_hardened_session_cookie() before creating the Session, which copies the parameters."""
+import web
+
+SAMESITE_VALUES = ("Strict", "Lax", "None")
+
+
+def use_hardened_session_cookie(samesite="Lax"):
+    if samesite not in SAMESITE_VALUES:
+        raise ValueError(f"samesite={samesite!r}: expected Strict, Lax or None")
+    web.config.session_parameters.update(
+        # A name that does not say web.py. Browsers refuse a __Host- cookie unless it is
+        # Secure, on Path=/ and without Domain: no other host of your domain can set one.
+        cookie_name="__Host-sid",
+        cookie_path="/",  # the whole host, wherever the application is mounted
+        cookie_domain=None,  # this host only, not its subdomains
+        secure=True,  # not over plain HTTP (loopback addresses excepted)
+        httponly=True,  # out of reach of the page's scripts
+        samesite=samesite,  # what other sites' links and forms carry
+    )
