@@ -7,6 +7,7 @@ new-visitor request, and how long one cleanup of the store takes.
 """
 import importlib.util
 import json
+import os
 import sys
 import time
 
@@ -39,6 +40,7 @@ except ImportError:
 
 
 def load(path):
+    sys.path.insert(0, os.path.dirname(path))  # as `python app.py` does: the modules beside it
     spec = importlib.util.spec_from_file_location("benchmarked", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

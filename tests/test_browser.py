@@ -8,7 +8,7 @@ import pytest
 
 from harness import REPO
 from harness.browser import copy
-from harness.built_site import ARTIFACTS, HOME
+from harness.built_site import ARTIFACTS, HOME, site_hook
 
 pytestmark = pytest.mark.browser
 
@@ -87,8 +87,10 @@ def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
     assert download.value.suggested_filename == "dbstore.zip"
     with zipfile.ZipFile(download.value.path()) as archive:
         files = {name: archive.read(name) for name in archive.namelist()}
-    assert files == {f"dbstore/{name}": (REPO / "recipes" / "dbstore" / name).read_bytes()
-                     for name in ["app.py", "schema.sql"]}
+    folder = REPO / "recipes" / "dbstore"
+    assert files == {f"dbstore/{path.relative_to(folder).as_posix()}": path.read_bytes()
+                     for path in site_hook("recipes").recipe_files(folder)}
+    assert {"dbstore/app.py", "dbstore/schema.sql", "dbstore/store_unavailable.py"} <= set(files)
 
 
 @pytest.mark.parametrize("language", HOME)

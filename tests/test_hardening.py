@@ -81,6 +81,7 @@ def test_other_users_cannot_list_or_read_the_store(workdir, existing, defended):
 CREATE_STORE = """
 import importlib.util, os, sys
 os.chmod = lambda *args: None  # what the directory is made, before any chmod
+sys.path.insert(0, os.path.dirname(sys.argv[1]))  # as `python app.py` does: its modules beside it
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 spec.loader.exec_module(importlib.util.module_from_spec(spec))
 print(oct(os.stat("sessions").st_mode & 0o777))
@@ -138,6 +139,7 @@ def test_session_files_are_0600(tmp_path, defended):
 
 LOAD_RECIPE = """
 import importlib.util, os, shutil, subprocess, sys
+sys.path.insert(0, os.path.dirname(sys.argv[1]))  # as `python app.py` does: its modules beside it
 spec = importlib.util.spec_from_file_location("app", sys.argv[1])
 app = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(app)

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from harness.client import Visitor, counted_at_once
+from harness import RECIPES
+from harness.client import Visitor, counted_at_once, get
 from harness.copies import Change, recipe_copy
 from harness.in_process import cookie_header, import_recipe, recorded_calls, store_calls_by_request
 from harness.processes import python_env
@@ -26,7 +27,7 @@ PATIENCE = 10  # seconds a visitor waits for an answer
 
 LAZY = Change("the lazy session: web.py's Session, which loads it for every page",
               "session = LazySession(", "session = web.session.Session(")
-HANDLER = Change("the 503 for a store that fails: web.py's own 500", "app.internalerror = internal_error\n")
+HANDLER = Change("the 503 for a store that fails: web.py's own 500", "answer_503_when_the_store_fails(app, StoreUnavailable)\n")
 FILESTORE = Change("FileStore: web.py's DiskStore", 'store = FileStore("sessions")',
                    'store = web.session.DiskStore("sessions")')
 UNREADABLE_CHECK = Change("the check that a row holds an object",
@@ -183,14 +184,33 @@ def test_postgres_unreadable_record_without_each_defence(tmp_path, services, rec
         assert unreadable[key] == answer or unreadable[key][0] == answer, (key, unreadable[key])
 
 
-def test_other_errors_stay_a_500(tmp_path, monkeypatch):
-    """Only the store's failures become 503: a bug in a handler is still web.py's 500."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    recipe = import_recipe("resilience")
-    monkeypatch.setattr(recipe.count, "GET", lambda self: 1 / 0)
-    assert recipe.app.request("/count").status == "500 Internal Server Error"
-    assert recipe.app.request("/").status == "200 OK"
+A_BUG = Change("nothing: /count fails with an error of its own", "        session.count += 1\n", "        1 / 0\n")
+CALLS_WEB_INTERNALERROR = Change("the call of the handler replaced (web.internalerror() instead)",
+                                 "        return answer_otherwise()\n", "        return web.internalerror()\n",
+                                 file="store_unavailable.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["handler replaced", "web.internalerror()"])
+def test_other_errors_stay_a_500_with_one_traceback(defence, tmp_path, recipe_server):
+    """Only the store's failures become 503: a bug in a handler is still web.py's 500, logged once.
+    web.internalerror() would call the application's handler, this one, again and again."""
+    server = recipe_server(recipe_copy("resilience", tmp_path, A_BUG, *([] if defence else [CALLS_WEB_INTERNALERROR])),
+                           {"DATABASE_URL": ""})
+    assert get(server, "/count").status == 500
+    assert get(server, "/").status == 200
+    log = server.log()
+    assert log.count("ZeroDivisionError: division by zero") >= 1
+    if defence:
+        assert (log.count("Traceback"), "RecursionError" in log) == (1, False), log[-2000:]
+    else:
+        assert "RecursionError" in log and log.count("\n") > 1000
+
+
+def test_only_store_unavailable_replaces_web_pys_handler_for_errors():
+    """One handler of the store's errors, in one module: the recipes that answer 503 import it."""
+    setting_it = sorted(path.relative_to(RECIPES).as_posix() for path in RECIPES.glob("*/*.py")
+                        if not path.is_symlink() and "app.internalerror =" in path.read_text())
+    assert setting_it == ["resilience/store_unavailable.py"], setting_it
 
 
 def test_postgres_statements_each_lent_connection_checked_first(tmp_path, services, monkeypatch):

@@ -31,7 +31,7 @@ def recipe_files(folder):
     """The files of a recipe's folder, sorted, what its runs leave out."""
     return sorted(path for path in folder.rglob("*")
                   if path.is_file() and not LEFT_BY_RUNS & set(path.relative_to(folder).parts)
-                  and path.suffix not in (".pyc", ".log", ".db"))
+                  and path.suffix not in (".pyc", ".log", ".db") and not path.name.startswith("sessions."))
 
 
 def recipe_zip(folder):

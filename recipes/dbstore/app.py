@@ -5,6 +5,8 @@ from pathlib import Path
 
 import web
 
+from store_unavailable import answer_503_when_the_store_fails
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 urls = (
@@ -26,14 +28,8 @@ except db.db_module.Error as error:
     sys.exit(f"Cannot use the sessions table: {error}")
 
 
-def internal_error():
-    """A database that fails during a request gets a clear 503 instead of a bare 500."""
-    if isinstance(sys.exc_info()[1], db.db_module.Error):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, db.db_module.Error)
 session = web.session.Session(
     app, web.session.DBStore(db, "sessions"), initializer={"count": 0}
 )

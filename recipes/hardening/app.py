@@ -7,6 +7,8 @@ import tempfile
 
 import web
 
+from store_unavailable import answer_503_when_the_store_fails
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -88,14 +90,8 @@ except OSError as error:
     sys.exit(f"sessions: {error}")
 
 
-def internal_error():
-    """A disk that refuses the session's write answers 503 with one line; any other error stays web.py's 500."""
-    if isinstance(sys.exc_info()[1], StoreUnavailable):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, StoreUnavailable)
 session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 

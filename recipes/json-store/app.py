@@ -10,6 +10,8 @@ import threading
 
 import web
 
+from store_unavailable import answer_503_when_the_store_fails
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -147,14 +149,8 @@ elif len(secret) < 32:
              " python -c 'import secrets; print(secrets.token_hex(32))'")
 
 
-def internal_error():
-    """A disk that refuses the session's write answers 503 with one line; any other error stays web.py's 500."""
-    if isinstance(sys.exc_info()[1], StoreUnavailable):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, StoreUnavailable)
 session = web.session.Session(app, SignedJsonStore("sessions", secret), initializer={"count": 0})
 
 

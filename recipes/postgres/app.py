@@ -9,6 +9,8 @@ import psycopg
 import web
 from psycopg.types.json import Jsonb
 
+from store_unavailable import answer_503_when_the_store_fails
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
@@ -86,14 +88,8 @@ except psycopg.Error as error:
     sys.exit(f"Cannot use the sessions table: {error}")
 
 
-def internal_error():
-    """A database that fails during a request gets a clear 503 instead of a bare 500."""
-    if isinstance(sys.exc_info()[1], psycopg.Error):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, psycopg.Error)
 store = PostgresStore(database_url)
 session = web.session.Session(app, store, initializer={"count": 0})
 

@@ -8,6 +8,8 @@ import threading
 import redis
 import web
 
+from store_unavailable import answer_503_when_the_store_fails
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
@@ -75,14 +77,8 @@ except redis.RedisError as error:
     sys.exit(f"Cannot reach Redis at {redis_url}: {error}")
 
 
-def internal_error():
-    """Redis failing during a request gets a clear 503 instead of a bare 500."""
-    if isinstance(sys.exc_info()[1], redis.RedisError):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, redis.RedisError)
 web.config.session_parameters.timeout = int(timeout_text)
 session = web.session.Session(app, store, initializer={"count": 0})
 

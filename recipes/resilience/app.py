@@ -8,6 +8,8 @@ import web
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from store_unavailable import answer_503_when_the_store_fails
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
@@ -181,14 +183,8 @@ else:
     store = FileStore("sessions")
 
 
-def internal_error():
-    """A store that fails answers 503 with one line; any other error stays web.py's 500."""
-    if isinstance(sys.exc_info()[1], StoreUnavailable):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# StoreUnavailable answers 503 in one line; any other error, web.py's 500.
+answer_503_when_the_store_fails(app, StoreUnavailable)
 session = LazySession(app, store, initializer={"count": 0})
 
 

@@ -11,6 +11,8 @@ import web
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from store_unavailable import answer_503_when_the_store_fails
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
@@ -120,14 +122,8 @@ served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.
 app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))
 
 
-def internal_error():
-    """A store that fails during a request gets a clear 503 instead of a bare 500."""
-    if isinstance(sys.exc_info()[1], (redis.RedisError, psycopg.Error, PoolTimeout)):
-        return web.HTTPError("503 Service Unavailable", data="The session store is unavailable, try again later.\n")
-    return web.internalerror()
-
-
-app.internalerror = internal_error
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, redis.RedisError, psycopg.Error, PoolTimeout)
 session = web.session.Session(app, store_from_environment(), initializer={"count": 0})
 
 
