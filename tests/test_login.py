@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import web
 
+from harness import RECIPES
 from harness.catalogue import DEMO_ACCOUNT, LOGIN_RECIPES
 from harness.client import get, post, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
@@ -31,7 +32,8 @@ def whoami(server, cookie):
     return get(server, "/whoami", cookie=cookie).text
 
 
-ROTATION = Change("the id rotation at login", "        rotate_session_id()\n")
+ROTATION = Change("the id rotation at login", "        rotate_session_id(session)\n")
+LOGINS = "logins.py"  # the login recipe's module, linked into expiry's folder
 WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", "use_hardened_session_cookie()\n")
 
 
@@ -66,7 +68,7 @@ def test_an_id_planted_before_login_is_worthless_after(slug, defence, tmp_path, 
 @pytest.mark.parametrize("defence", [True, False], ids=["old entry deleted", "old entry kept"])
 def test_login_moves_the_data_to_the_new_id_and_deletes_the_old_one(slug, defence, tmp_path, recipe_server):
     server = recipe_server(copy(slug, tmp_path, defence, Change("the old entry's deletion at login",
-                                                                "    del session.store[old_id]\n")))
+                                                                "    del session.store[old_id]\n", file=LOGINS)))
     store = web.session.DiskStore(str(tmp_path / "sessions"))
     old = get(server, "/whoami").cookie()
     old_id = old.split("=")[1]
@@ -84,7 +86,8 @@ def test_login_moves_the_data_to_the_new_id_and_deletes_the_old_one(slug, defenc
 @pytest.mark.parametrize("defence", [True, False], ids=["hash for unknown names", "early return"])
 def test_an_unknown_name_answers_as_a_wrong_password_and_as_slowly(slug, defence, tmp_path, recipe_server):
     early_return = Change("the hashing for unknown names", "    salt, expected = USERS.get(username, NOBODY)\n",
-                          "    if username not in USERS:\n        return False\n    salt, expected = USERS[username]\n")
+                          "    if username not in USERS:\n        return False\n    salt, expected = USERS[username]\n",
+                          file=LOGINS)
     server = recipe_server(copy(slug, tmp_path, defence, early_return))
     seconds = {"alice": 0.0, "bob": 0.0}
     answers = set()
@@ -118,11 +121,11 @@ def test_logging_out_makes_a_copy_of_the_cookie_worthless(slug, defence, tmp_pat
 HELD_PASSWORD = "a wrong password, held"
 # A copy whose login, given this password, stops once the session is loaded, until the test's go.
 HELD_LOGIN = [Change("nothing: adds the test's hold()", "def credentials_match(username, password):\n",
-                     HOLD + "def credentials_match(username, password):\n"),
+                     HOLD + "def credentials_match(username, password):\n", file=LOGINS),
               Change("nothing: a login with the held password waits for the test",
                      "    salt, expected = USERS.get(username, NOBODY)\n",
                      f"    if password == {HELD_PASSWORD!r}:\n        hold()\n"
-                     "    salt, expected = USERS.get(username, NOBODY)\n")]
+                     "    salt, expected = USERS.get(username, NOBODY)\n", file=LOGINS)]
 WEB_PY_STORE = Change("FinalDiskStore", 'FinalDiskStore("sessions")', 'web.session.DiskStore("sessions")')
 
 
@@ -160,9 +163,10 @@ A_FILE = ("--x\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice
           "--x\r\nContent-Disposition: form-data; name=\"password\"; filename=\"p.txt\"\r\n\r\n"
           "wonderland\r\n--x--\r\n", "multipart/form-data; boundary=x")
 FORM_CHECKS = {  # what no login form sends: (body, its type), the check that refuses it, undone
-    "not UTF-8": (NOT_UTF8, Change("the check for a body not in UTF-8", "except UnicodeDecodeError:", "except ():")),
+    "not UTF-8": (NOT_UTF8, Change("the check for a body not in UTF-8", "except UnicodeDecodeError:", "except ():",
+                                   file=LOGINS)),
     "a file": (A_FILE, Change("the check for a file in the form",
-                              "if not all(isinstance(value, str) for value in values):", "if False:")),
+                              "if not all(isinstance(value, str) for value in values):", "if False:", file=LOGINS)),
 }
 
 
@@ -181,19 +185,18 @@ def test_what_no_login_form_sends_is_a_bad_request_not_an_error(slug, case, defe
 @pytest.mark.parametrize("defence", [True, False], ids=["body only", "query string too"])
 def test_a_password_in_the_url_is_not_read(slug, defence, tmp_path, recipe_server):
     """web.input() reads the query string as well as the body unless told _method="post"."""
-    body_only = Change("the body-only reading of the form", 'web.input(_method="post", ', "web.input(")
+    body_only = Change("the body-only reading of the form", 'web.input(_method="post", ', "web.input(", file=LOGINS)
     server = recipe_server(copy(slug, tmp_path, defence, body_only))
     assert request(server, "/login?password=wonderland", "POST", form={"username": "alice"}).status == (
         401 if defence else 303)
 
 
-@pytest.mark.parametrize("slug", LOGIN_RECIPES)
-def test_the_password_is_kept_as_a_salted_scrypt_hash(slug, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # DiskStore("sessions") is relative to the working directory
-    recipe = import_recipe(slug)
-    salt, stored = recipe.USERS["alice"]
+def test_the_password_is_kept_as_a_salted_scrypt_hash():
+    """In logins.py, which the expiry recipe links to as well."""
+    logins = import_recipe("login", RECIPES / "login" / LOGINS)
+    salt, stored = logins.USERS["alice"]
     assert stored == hashlib.scrypt(b"wonderland", salt=salt, n=2**14, r=8, p=5)
     assert len(salt) == 16
-    assert recipe.credentials_match("alice", "wonderland")
-    assert not recipe.credentials_match("alice", "Wonderland")
-    assert not recipe.credentials_match("bob", "wonderland")
+    assert logins.credentials_match("alice", "wonderland")
+    assert not logins.credentials_match("alice", "Wonderland")
+    assert not logins.credentials_match("bob", "wonderland")

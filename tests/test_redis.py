@@ -1,5 +1,6 @@
 """What the redis page says about its store beyond its transcripts."""
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
@@ -7,6 +8,7 @@ import redis
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
+from harness.copies import Change, recipe_copy
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.processes import free_port, python_env
@@ -72,3 +74,22 @@ def test_a_bad_timeout_stops_the_server_in_one_line(tmp_path, value):
 
 def test_a_change_made_in_place_is_saved(recipe):
     assert lengths_after_appending(recipe.app, recipe.session) == [1, 2, 3, 4]
+
+
+# One connection for all threads, never checked before use: what the store's pool does, taken out.
+UNCHECKED_CONNECTION = Change("the pool's check of a connection before lending it (one connection, unchecked)",
+                              "socket_timeout=5)", "socket_timeout=5, single_connection_client=True)",
+                              file="redis_store.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["pool", "one connection"])
+def test_after_a_redis_restart_every_request_is_answered(defence, services, recipe_server, tmp_path):
+    """Connections Redis closed are replaced before use: no request fails once Redis is back."""
+    app = APP if defence else recipe_copy("redis", tmp_path, UNCHECKED_CONNECTION)
+    server = recipe_server(app, services.redis())
+    cookie = get(server, "/count").cookie()
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        assert set(pool.map(lambda _: get(server, "/count", cookie=cookie).status, range(30))) == {200}
+        services.restart_redis()
+        statuses = list(pool.map(lambda _: get(server, "/count", cookie=cookie).status, range(30)))
+    assert (statuses.count(200) == 30) is defence, statuses

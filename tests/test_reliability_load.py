@@ -26,9 +26,11 @@ LOAD_SECONDS = 10  # long enough for thousands of requests on every process; the
 LOAD_CLIENTS = 8
 #: A copy of the recipe whose Redis store drops one write in 50 (as a store that fails silently would).
 DROPS_WRITES = [
-    Change("nothing: the random module, to drop writes", "import json\n", "import json\nimport random\n"),
+    Change("nothing: the random module, to drop writes", "import json\n", "import json\nimport random\n",
+           file="redis_store.py"),
     Change("every write kept: one in 50 dropped", 'self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)',
-           'random.random() < 0.02 or self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)'),
+           'random.random() < 0.02 or self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)',
+           file="redis_store.py"),
 ]
 
 

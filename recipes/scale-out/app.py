@@ -1,9 +1,7 @@
 """Count visits from several processes behind a proxy: sessions in Redis, or PostgreSQL with DATABASE_URL."""
-import json
 import os
 import socket
 import sys
-import threading
 
 import psycopg
 import redis
@@ -11,41 +9,10 @@ import web
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from redis_store import RedisStore
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
-
-
-class RedisStore(web.session.Store):
-    """`session:<id>` holding JSON, the session timeout as TTL (see the redis recipe)."""
-
-    def __init__(self, url, timeout):
-        self.url, self.timeout = url, timeout
-        self.local = threading.local()  # per server thread: its own connection
-
-    @property
-    def client(self):
-        if not hasattr(self.local, "client"):
-            self.local.client = redis.Redis.from_url(self.url, socket_timeout=5, single_connection_client=True)
-        return self.local.client
-
-    def __contains__(self, key):
-        return self.client.exists(f"session:{key}") == 1
-
-    def __getitem__(self, key):
-        value = self.client.getex(f"session:{key}", ex=self.timeout)
-        if value is None:
-            raise KeyError(key)
-        return json.loads(value)
-
-    def __setitem__(self, key, value):
-        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
-
-    def __delitem__(self, key):
-        self.client.delete(f"session:{key}")
-
-    def cleanup(self, timeout):
-        pass  # Redis expires the keys
 
 
 class PostgresStore(web.session.Store):

@@ -68,6 +68,11 @@ class Services:
         finally:
             self.postgres_server.start()
 
+    def restart_redis(self):
+        """Redis stopped and started again on the same port: every connection a client held is closed."""
+        self.redis_server.stop()
+        self.redis_server.start()
+
     def _start_postgres(self):
         from pytest_postgresql.executors.proc import PostgreSQLExecutor
         from pytest_postgresql.janitor import DatabaseJanitor

@@ -1,0 +1,48 @@
+"""web.py sessions in Redis: copy this file into your app (the redis recipe's app.py shows its use).
+
+Each session is the key `session:<id>` holding JSON, with the session timeout as its TTL: Redis
+deletes what expires, one GETEX loads a session and pushes its expiry back, one SET saves it."""
+import copy
+import json
+import threading
+
+import redis
+import web
+
+
+class RedisStore(web.session.Store):
+    def __init__(self, url, timeout):
+        self.timeout = timeout
+        # One client for all the server's threads. Its pool checks a connection before lending it:
+        # one that Redis closed (a restart, an idle timeout) is replaced, not failed on.
+        self.client = redis.Redis.from_url(url, socket_timeout=5)
+        self.local = threading.local()  # per server thread: the last session read
+
+    def _read(self, key):
+        value = self.client.getex(f"session:{key}", ex=self.timeout)
+        self.local.data = key, None if value is None else json.loads(value)
+        return self.local.data[1]
+
+    def __contains__(self, key):  # web.py asks this first on every request
+        return self._read(key) is not None
+
+    def __getitem__(self, key):
+        loaded_key, data = getattr(self.local, "data", (None, None))
+        data = data if loaded_key == key else self._read(key)
+        if data is None:
+            raise KeyError(key)
+        return copy.deepcopy(data)  # a copy: what the handler changes in place must not change what was read
+
+    def __setitem__(self, key, value):
+        loaded_key, data = getattr(self.local, "data", (None, None))
+        if loaded_key == key and data == value:
+            return  # unchanged, and GETEX already pushed the expiry back
+        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
+        self.local.data = key, value
+
+    def __delitem__(self, key):
+        self.client.delete(f"session:{key}")
+        self.local.data = key, None
+
+    def cleanup(self, timeout):
+        pass  # Redis deletes expired keys by itself
