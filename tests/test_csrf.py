@@ -233,9 +233,10 @@ NOT_UTF8 = (b"csrf_token=x&message=\xff", "application/x-www-form-urlencoded")
 A_FILE = ("--x\r\nContent-Disposition: form-data; name=\"csrf_token\"; filename=\"token.txt\"\r\n\r\n"
           "hi\r\n--x--\r\n", "multipart/form-data; boundary=x")
 FORM_CHECKS = {  # what no form of the page sends: (body, its type), the check that refuses it
-    "not UTF-8": (NOT_UTF8, Change("the check of the encoding", old="except UnicodeDecodeError:", new="except ():")),
+    "not UTF-8": (NOT_UTF8, Change("the check of the encoding", old="except UnicodeDecodeError:", new="except ():",
+                                   file="logins.py")),
     "a file": (A_FILE, Change("the check for files", old="if not all(isinstance(value, str) for value in values):",
-                              new="if False:")),
+                              new="if False:", file="logins.py")),
 }
 
 

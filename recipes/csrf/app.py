@@ -6,6 +6,7 @@ import secrets
 import web
 
 from hardened_cookie import use_hardened_session_cookie
+from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
 
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
@@ -46,18 +47,6 @@ def token_is_valid(sent):
     # compare_digest takes as long wherever the two differ; as bytes, since it
     # refuses text with non-ASCII characters.
     return hmac.compare_digest(sent.encode(), csrf_token().encode())
-
-
-def form_fields(*names):
-    """The named fields of the posted form as text ("" if missing); 400 for anything else."""
-    try:
-        form = web.input(**dict.fromkeys(names, ""))
-    except UnicodeDecodeError:  # web.py 0.76 fails on a body that is not UTF-8
-        raise web.badrequest()
-    values = [form[name] for name in names]
-    if not all(isinstance(value, str) for value in values):  # an uploaded file
-        raise web.badrequest()
-    return values
 
 
 FORM_PAGE = """<!DOCTYPE html>

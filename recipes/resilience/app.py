@@ -8,6 +8,7 @@ import web
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from lazy_session import LazySession
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -15,57 +16,6 @@ web.config.debug = False  # the reloader and sessions do not mix (see the count 
 
 class StoreUnavailable(Exception):
     """The store cannot answer now: it is down, or this visitor's record cannot be read."""
-
-
-class LazySession(web.session.Session):
-    """web.py's Session, loaded from the store only when a handler first uses it."""
-
-    def _processor(self, handler):
-        # web.py's own processor loads the session before every request: a store that
-        # fails would fail every page. Here a page that never uses the session never calls the store.
-        web.ctx.session_state = "unused"
-        try:
-            return handler()
-        finally:
-            if web.ctx.session_state == "loaded":
-                self._save()
-
-    def _use(self):
-        if web.ctx.get("session_state") == "unused":
-            web.ctx.session_state = "loading"  # _load sets attributes: do not come back here
-            self._cleanup()
-            self._load()
-            web.ctx.session_state = "loaded"  # not reached when the store fails: nothing is saved
-
-    # Every way into the session's data loads it first.
-    def __getattr__(self, name):
-        self._use()
-        return super().__getattr__(name)
-
-    def __setattr__(self, name, value):
-        if name not in web.session.Session.__slots__:
-            self._use()
-        super().__setattr__(name, value)
-
-    def __delattr__(self, name):
-        self._use()
-        super().__delattr__(name)
-
-    def __contains__(self, name):
-        self._use()
-        return super().__contains__(name)
-
-    def __getitem__(self, name):
-        self._use()
-        return self._data[name]
-
-    def __setitem__(self, name, value):
-        self._use()
-        self._data[name] = value
-
-    def __delitem__(self, name):
-        self._use()
-        del self._data[name]
 
 
 class FileStore(web.session.DiskStore):
