@@ -21,7 +21,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent / "tests"))  # the harness package, tests/harness/ (no test module)
-from harness.digest import code_digest  # noqa: E402
+from harness.digest import recipe_digest  # noqa: E402
 from harness import REPO  # noqa: E402
 from harness.catalogue import VARIANTS, cookbook_database  # noqa: E402
 from harness.processes import python_env, start_recipe  # noqa: E402
@@ -78,8 +78,9 @@ CASES = cases()
 
 
 def fingerprint(app):
-    """Which code was measured: the app's path and a digest of its code (tests/test_bench.py compares them)."""
-    return {"path": app.relative_to(REPO).as_posix(), "code_sha256": code_digest(app.read_text())}
+    """Which code was measured: the app's path and a digest of its code and its modules' (tests/test_bench.py
+    compares them)."""
+    return {"path": app.relative_to(REPO).as_posix(), "code_sha256": recipe_digest(app)}
 
 
 def in_process(app, env):

@@ -4,7 +4,7 @@ import json
 
 from harness import REPO
 from harness.catalogue import VARIANTS
-from harness.digest import code_digest
+from harness.digest import code_digest, recipe_digest
 
 RESULTS = json.loads((REPO / "bench" / "results.json").read_text(encoding="utf-8"))
 
@@ -28,7 +28,7 @@ def test_the_results_cover_every_case_of_the_benchmark():
 def test_the_results_were_measured_on_the_code_as_it_is():
     """A recipe changed since `make bench` ran: run it again (the page's figures would be stale)."""
     stale = [result["name"] for result in RESULTS["results"]
-             if code_digest((REPO / result["app"]["path"]).read_text()) != result["app"]["code_sha256"]]
+             if recipe_digest(REPO / result["app"]["path"]) != result["app"]["code_sha256"]]
     assert stale == []
 
 
@@ -36,3 +36,13 @@ def test_a_reworded_comment_or_new_layout_leaves_the_code_digest_as_it_is():
     source = "x = 1  # one\n\ndef total(a, b):\n    return a + b\n"
     assert code_digest(source) == code_digest("# Two lines.\nx = 1\n\n\ndef total(a,\n          b):\n    return a + b  # the sum\n")
     assert code_digest(source) != code_digest(source.replace("a + b", "b + a"))
+
+
+def test_a_change_in_a_module_beside_the_app_changes_the_recipes_digest(tmp_path):
+    (tmp_path / "app.py").write_text("from store import Store\n")
+    (tmp_path / "store.py").write_text("class Store:\n    size = 1\n")
+    before = recipe_digest(tmp_path / "app.py")
+    (tmp_path / "store.py").write_text("class Store:  # reworded\n    size = 1\n")
+    assert recipe_digest(tmp_path / "app.py") == before
+    (tmp_path / "store.py").write_text("class Store:\n    size = 2\n")
+    assert recipe_digest(tmp_path / "app.py") != before

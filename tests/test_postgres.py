@@ -10,7 +10,8 @@ from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
-from harness.processes import python_env
+from harness.copies import Change, recipe_copy
+from harness.processes import RecipeExited, python_env, start_recipe
 
 APP = RECIPES_CATALOGUE["postgres"].app
 UNAVAILABLE = "The session store is unavailable, try again later.\n"
@@ -119,3 +120,25 @@ def test_integer_keys_come_back_as_strings(recipe):
 def test_jsonb_refuses_nan(recipe):
     with pytest.raises(psycopg.DataError):
         recipe.session.store["3" * 40] = {"ratio": float("nan")}
+
+
+# The table the dbstore page makes in the same `cookbook` database: web.py's DBStore's, data as text.
+DBSTORE_TABLE = ("CREATE TABLE sessions (session_id char(128) UNIQUE NOT NULL,"
+                 " atime timestamp NOT NULL default current_timestamp, data text)")
+NO_SHAPE_CHECK = Change("the check of the table's shape", '    if column != ("jsonb",):\n', "    if False:\n",
+                        file="sessions_table.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["shape checked", "not checked"])
+def test_a_sessions_table_of_another_shape_stops_the_recipe_with_a_message(defence, services, tmp_path, recipe_server):
+    env = services.cookbook_database()
+    subprocess.run(["psql", "-d", "cookbook", "-qc", DBSTORE_TABLE], env=python_env(env), check=True)
+    if defence:
+        with pytest.raises(RecipeExited) as exited:
+            start_recipe(APP, tmp_path, env)
+        assert "The sessions table holds its data as text, not jsonb: another store made it" in str(exited.value)
+        assert "Traceback" not in str(exited.value)
+    else:  # it starts, then fails the visits
+        server = recipe_server(recipe_copy("postgres", tmp_path / "copy", NO_SHAPE_CHECK), env)
+        first = get(server, "/count")
+        assert {first.status, get(server, "/count", cookie=first.cookie()).status} != {200}

@@ -57,7 +57,7 @@ def test_two_processes_share_one_session(recipe_server, services, store):
 
 @pytest.mark.parametrize("variable, value, message", [
     ("REDIS_URL", "redis://127.0.0.1:1/0", "Cannot reach Redis at redis://127.0.0.1:1/0: Error 111"),
-    ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/cookbook", "Cannot use PostgreSQL at postgres://nobody@127.0.0.1:1/cookbook:"),
+    ("DATABASE_URL", "postgres://nobody@127.0.0.1:1/cookbook", "Cannot use the sessions table: "),
 ])
 def test_an_unreachable_store_stops_the_recipe_with_a_message(tmp_path, variable, value, message):
     with pytest.raises(RecipeExited) as exited:

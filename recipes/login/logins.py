@@ -73,7 +73,8 @@ def rotate_session_id(session):
 
 
 def form_fields(*names):
-    """The named fields of the posted form as text ("" if missing); 400 for anything else."""
+    """The named fields of the posted form as text ("" if missing, the last of repeated ones);
+    400 for a body not in UTF-8 or an uploaded file."""
     try:
         form = web.input(_method="post", **dict.fromkeys(names, ""))  # not the query string
     except UnicodeDecodeError:  # web.py 0.76 fails on a body that is not UTF-8

@@ -3,12 +3,12 @@ import copy
 import os
 import sys
 import threading
-from pathlib import Path
 
 import psycopg
 import web
 from psycopg.types.json import Jsonb
 
+from sessions_table import prepare_sessions_table
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -81,11 +81,9 @@ app = web.application(urls, locals())
 
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: libpq's PG* variables.
 database_url = os.environ.get("DATABASE_URL", "")
-try:
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute((Path(__file__).parent / "schema.sql").read_text())
-except psycopg.Error as error:
-    sys.exit(f"Cannot use the sessions table: {error}")
+problem = prepare_sessions_table(database_url)  # made if missing (schema.sql), its shape checked
+if problem:
+    sys.exit(problem)
 
 
 # A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").

@@ -14,7 +14,8 @@ class RedisStore(web.session.Store):
     def __init__(self, url, timeout):
         self.timeout = timeout
         # One client for all the server's threads. Its pool checks a connection before lending it:
-        # one that Redis closed (a restart, an idle timeout) is replaced, not failed on.
+        # one that Redis closed (a restart, an idle timeout) is replaced, not failed on. One dropped
+        # without a close (a firewall) is not: the command waits socket_timeout, then fails.
         self.client = redis.Redis.from_url(url, socket_timeout=5)
         self.local = threading.local()  # per server thread: the last session read
 

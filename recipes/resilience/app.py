@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lazy_session import LazySession
+from sessions_table import prepare_sessions_table
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -116,12 +117,9 @@ app = web.application(urls, locals())
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: files in sessions/.
 database_url = os.environ.get("DATABASE_URL")
 if database_url:
-    try:
-        with psycopg.connect(database_url, autocommit=True) as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY,"
-                               " atime timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL)")
-    except psycopg.Error as error:
-        sys.exit(f"Cannot use the sessions table: {error}")
+    problem = prepare_sessions_table(database_url)  # the postgres recipe's table (schema.sql)
+    if problem:
+        sys.exit(problem)
     pool = ConnectionPool(
         database_url, kwargs={"autocommit": True}, min_size=2, max_size=10, open=True,
         timeout=3,  # a request waits at most 3 seconds for a connection, then answers 503

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from redis_store import RedisStore
+from sessions_table import prepare_sessions_table
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -59,12 +60,9 @@ def store_from_environment():
     timeout = web.config.session_parameters.timeout
     if os.environ.get("DATABASE_URL"):
         url = os.environ["DATABASE_URL"]
-        try:
-            with psycopg.connect(url, autocommit=True) as connection:
-                connection.execute("CREATE TABLE IF NOT EXISTS sessions (session_id text PRIMARY KEY,"
-                                   " atime timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL)")
-        except psycopg.Error as error:
-            sys.exit(f"Cannot use PostgreSQL at {url}: {error}")
+        problem = prepare_sessions_table(url)  # the postgres recipe's table (schema.sql)
+        if problem:
+            sys.exit(problem)
         # check: a connection the server dropped (a restart) is replaced before it is lent.
         pool = ConnectionPool(url, kwargs={"autocommit": True}, max_size=10, timeout=5, open=True,
                               check=lambda connection: check_connection(pool, connection))

@@ -18,3 +18,10 @@ def code_digest(source):
             return [canonical(item) for item in node]
         return repr(node)
     return hashlib.sha256(repr(canonical(ast.parse(source))).encode()).hexdigest()
+
+
+def recipe_digest(app):
+    """The code digest of a recipe: of its app and of every module beside it (links followed), so
+    that a change in a module it imports counts as a change of the recipe."""
+    lines = [f"{path.name} {code_digest(path.read_text())}" for path in sorted(app.parent.glob("*.py"))]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
