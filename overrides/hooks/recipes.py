@@ -16,7 +16,7 @@ WORDS = {
            "alone": ", nothing else", "server": "{name}, reached through {variables}",
            "and": "and", "download": "Download the recipe's folder"},
     "fr": {"title": "Ce qu'il faut pour cette page", "base": "Python, web.py et curl",
-           "alone": ", rien d'autre", "server": "{name}, joint par {variables}",
+           "alone": ", rien d'autre", "server": "{name}, accessible via {variables}",
            "and": "et", "download": "Télécharger le dossier de la recette"},
 }
 
