@@ -139,3 +139,15 @@ def test_a_recipes_download_runs_from_an_empty_directory(slug, site, tmp_path, s
     server = recipe_server(tmp_path / slug / "app.py", services.environment(recipe.services), cwd=tmp_path)
     answer = get(server, recipe.entry)
     assert (answer.status, bool(answer.cookie(recipe.cookie))) == (200, True), answer
+
+
+@pytest.mark.parametrize("url, words", [("", "Code and recipes:"), ("basics/count/", "Code and recipes:"),
+                                        ("fr/", "Code et recettes\u00a0:"), ("fr/basics/count/", "Code et recettes\u00a0:")])
+def test_the_footer_names_the_licences_of_the_code_and_of_the_text(site, url, words):
+    footer = page(site, url).select_one(".md-copyright__highlight")
+    links = [link["href"] for link in footer.select("a")]
+    assert words in footer.get_text()
+    assert [any(licence in link for link in links) for licence in ("publicdomain/zero/1.0", "licenses/by-sa/4.0")] \
+        == [True, True]
+    assert [(REPO / "LICENSES" / name).stat().st_size > 5000 for name in ("CC0-1.0.txt", "CC-BY-SA-4.0.txt")] \
+        == [True, True]
