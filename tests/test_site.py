@@ -2,6 +2,7 @@
 when a translation or an included recipe file is missing (shown on a small site built with the
 site's own configuration)."""
 import json
+import re
 import zipfile
 from urllib.parse import urljoin
 
@@ -12,7 +13,7 @@ from harness import REPO
 from harness.built_site import I18N, build, site_hook, small_site
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
-from harness.site import SERVICE_VARIABLES, front_matter, language
+from harness.site import SERVICE_VARIABLES, SITE_CONFIG, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
@@ -151,3 +152,23 @@ def test_the_footer_names_the_licences_of_the_code_and_of_the_text(site, url, wo
         == [True, True]
     assert [(REPO / "LICENSES" / name).stat().st_size > 5000 for name in ("CC0-1.0.txt", "CC-BY-SA-4.0.txt")] \
         == [True, True]
+
+
+REPOSITORY = SITE_CONFIG["extra"]["repository"]
+
+
+@pytest.mark.parametrize("url", ["", "fr/"])
+def test_the_home_page_clones_the_repository_and_the_footer_links_to_it(site, url):
+    soup = page(site, url)
+    clone = next(code.get_text() for code in soup.select("pre code") if "git clone" in code.get_text())
+    assert clone.startswith(f"git clone {REPOSITORY}.git cookbook"), clone
+    assert REPOSITORY in [link["href"] for link in soup.select(".md-social__link")]
+
+
+def test_the_repositorys_address_is_the_same_everywhere():
+    """One address: mkdocs.yml's extra.repository; what else names the repository names it."""
+    elsewhere = {"edit_uri": SITE_CONFIG["edit_uri"], "README": (REPO / "README.md").read_text(encoding="utf-8"),
+                 "footer": SITE_CONFIG["copyright"]}
+    named = {where: sorted(set(re.findall(r"https://github\.com/[\w-]+/[\w-]+", text)))
+             for where, text in elsewhere.items()}
+    assert all(addresses == [REPOSITORY] for addresses in named.values()), named
