@@ -32,16 +32,17 @@ STORES = {
 }
 WITHOUT_THE_LOCK = Change("the session's lock: web.py's own Session", "session = LockedSession(",
                           "session = web.session.Session(")
+LOCKED_SESSION = "locked_session.py"  # the recipe's module with LockedSession
 SHORTER_LOCK_TIMEOUT = Change("nothing: a shorter wait for a busy session", "LOCK_TIMEOUT = 5 ",
-                              f"LOCK_TIMEOUT = {LOCK_TIMEOUT} ")
+                              f"LOCK_TIMEOUT = {LOCK_TIMEOUT} ", file=LOCKED_SESSION)
 # Before the lock is taken (past the check of the id), the request says so: the test knows it waits.
 REACHED_THE_LOCK = "reached-the-lock"
 SAYS_IT_REACHED_THE_LOCK = Change("nothing: the request says when it reaches the lock",
                                   "        with self.store.lock(session_id):\n",
                                   f"        open({REACHED_THE_LOCK!r}, 'a').close()\n"
-                                  "        with self.store.lock(session_id):\n")
+                                  "        with self.store.lock(session_id):\n", file=LOCKED_SESSION)
 AS_SENT = Change("the lower-casing of the session id", '.get(self._config.cookie_name, "").lower()',
-                 '.get(self._config.cookie_name, "")')
+                 '.get(self._config.cookie_name, "")', file=LOCKED_SESSION)
 
 
 def count(server, cookie=None):

@@ -1,0 +1,34 @@
+"""A web.py session whose requests run one at a time: copy this file into your app. Its store
+needs a lock(session_id) context manager (the locking recipe's app.py has one per store)."""
+import re
+import time
+
+import web
+
+LOCK_TIMEOUT = 5  # seconds a request waits for its session before it answers 503
+
+
+def busy():
+    return web.HTTPError("503 Service Unavailable", data="This session is busy, try again later.\n")
+
+
+class LockedSession(web.session.Session):
+    """A session whose requests take the store's lock before loading it and release it after saving."""
+
+    def _processor(self, handler):
+        # Lower-cased: web.py takes capitals too, and on a file system that ignores case
+        # an upper-case copy of an id reaches the same DiskStore file: it must take the same lock.
+        session_id = web.cookies().get(self._config.cookie_name, "").lower()
+        if not re.fullmatch("[0-9a-f]{40}", session_id):
+            return super()._processor(handler)  # not 40 hex digits, as web.py makes: no one else's session
+        with self.store.lock(session_id):
+            return super()._processor(handler)
+
+
+def wait_for(try_lock):
+    """Call try_lock() until it is true, for LOCK_TIMEOUT seconds at most."""
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while not try_lock():
+        if time.monotonic() > deadline:
+            raise busy()
+        time.sleep(0.002)
