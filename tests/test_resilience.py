@@ -32,7 +32,8 @@ FILESTORE = Change("FileStore: web.py's DiskStore", 'store = FileStore("sessions
                    'store = web.session.DiskStore("sessions")')
 UNREADABLE_CHECK = Change("the check that a row holds an object",
                           "        if not isinstance(row[0], dict):\n"
-                          '            raise StoreUnavailable(f"record {key} is unreadable: {row[0]!r}")\n')
+                          '            raise StoreUnavailable(f"record {key} is unreadable: {row[0]!r}")\n',
+                          file="resilient_stores.py")
 
 
 def resilience(directory, *removed):
@@ -246,7 +247,7 @@ TIMEOUT = Change("the pool's 3-second timeout: psycopg_pool's default", "timeout
 SAYS_IT_STARTED = Change("nothing: each /count says it started, in a file named after its thread",
                          "class count:\n    def GET(self):\n",
                          "class count:\n    def GET(self):\n"
-                         '        open(f"started-{threading.get_ident()}", "w").close()\n')
+                         '        open(f"started-{__import__(\'threading\').get_ident()}", "w").close()\n')
 
 # psycopg_pool retries a failed connection after waiting 1 second (±10%), then 2, 4, 8, 16..., until
 # its reconnect_timeout: 1, 3, 7, 15, 31... seconds after the failure. Started again 19 seconds into
