@@ -34,7 +34,7 @@ def whoami(server, cookie):
 
 ROTATION = Change("the id rotation at login", "        rotate_session_id(session)\n")
 LOGINS = "logins.py"  # the login recipe's module, linked into expiry's folder
-WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", "use_hardened_session_cookie()\n")
+WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", "use_hardened_session_cookie()")
 
 
 @pytest.mark.browser

@@ -9,9 +9,7 @@ import web
 from hardened_cookie import use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
 
-# The debugger's reloader imports this module a second time and the two
-# Session objects fight over the request: keep debug off with sessions.
-web.config.debug = False
+web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 urls = (
     "/login", "login",
@@ -42,9 +40,7 @@ class RememberMeSession(web.session.Session):
         super()._setcookie(session_id, expires, **kw)
 
 
-# The cookie of A hardened session cookie: with web.py's, another host of your
-# domain can set its own session's cookie in the visitor's browser, and web.py uses it.
-use_hardened_session_cookie()
+use_hardened_session_cookie()  # why: see the login recipe, "Another host of your domain"
 
 app = web.application(urls, locals())
 session = RememberMeSession(
