@@ -8,7 +8,8 @@ import pytest
 
 from harness import REPO
 from harness.browser import copy
-from harness.built_site import ARTIFACTS, HOME, site_hook
+from harness.built_site import ARTIFACTS, HOME
+from harness.in_process import import_recipe
 
 pytestmark = pytest.mark.browser
 
@@ -79,6 +80,9 @@ def test_a_missing_page_answers_in_its_language(site_url, open_tab, language, ti
     assert tab.page.locator("html").get_attribute("lang") == language
 
 
+RECIPES_HOOK = import_recipe("site-hook", REPO / "overrides" / "hooks" / "recipes.py")  # what a download holds
+
+
 def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
     tab = open_tab(site_url, accept_downloads=True)
     tab.page.goto(site_url + "fr/basics/dbstore/")
@@ -89,7 +93,7 @@ def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
         files = {name: archive.read(name) for name in archive.namelist()}
     folder = REPO / "recipes" / "dbstore"
     assert files == {f"dbstore/{path.relative_to(folder).as_posix()}": path.read_bytes()
-                     for path in site_hook("recipes").recipe_files(folder)}
+                     for path in RECIPES_HOOK.recipe_files(folder)}
     assert {"dbstore/app.py", "dbstore/schema.sql", "dbstore/store_unavailable.py"} <= set(files)
 
 

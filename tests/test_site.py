@@ -10,8 +10,9 @@ import pytest
 from bs4 import BeautifulSoup
 
 from harness import REPO
-from harness.built_site import I18N, build, site_hook, small_site
+from harness.built_site import I18N, build, small_site
 from harness.catalogue import RECIPES_CATALOGUE
+from harness.in_process import import_recipe
 from harness.client import get
 from harness.site import SERVICE_VARIABLES, SITE_CONFIG, front_matter, language
 
@@ -123,7 +124,7 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
     assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}.zip")
 
 
-recipe_files = site_hook("recipes").recipe_files
+recipe_files = import_recipe("site-hook", REPO / "overrides" / "hooks" / "recipes.py").recipe_files
 
 
 @pytest.mark.parametrize("slug", RECIPES_CATALOGUE)

@@ -6,7 +6,6 @@ pages' links need), with each language's 404 page for a missing path under that 
 """
 import fcntl
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -129,11 +128,3 @@ def english_pages():
 def built_pages(site):
     return sorted(path.relative_to(site).parent.as_posix().removeprefix(".") + "/"
                   for path in site.rglob("index.html"))
-
-
-def site_hook(name):
-    """One of the site's hooks (overrides/hooks/<name>.py), imported: what it computes, for a test to compare."""
-    spec = importlib.util.spec_from_file_location(f"site_hook_{name}", REPO / "overrides" / "hooks" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
