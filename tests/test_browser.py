@@ -29,21 +29,27 @@ def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
     assert copy(tab.page, tab.page.locator(".language-python").first) == recipe.rstrip()
 
 
-@pytest.mark.parametrize("language", HOME)
-def test_search_finds_diskstore_in_the_page_language(site_url, open_tab, language):
-    tab = open_tab(site_url)
+def search(tab, site_url, language, query):
+    """Material's search on the language's home page: the addresses of the hits, and their text."""
     tab.page.goto(site_url + HOME[language])
-    tab.page.locator("input.md-search__input").fill("DiskStore")
-    # Both languages share one search index: a reader picks the first hit in their language.
+    tab.page.locator("input.md-search__input").fill(query)
     hits = tab.page.locator(".md-search-result__item > a.md-search-result__link")
     hits.first.wait_for()
-    french = [href.startswith(site_url + "fr/")
-              for href in hits.evaluate_all("links => links.map(link => link.href)")]
-    hits.nth(french.index(language == "fr")).click()
-    tab.page.wait_for_load_state()
-    # A page in the reader's language that speaks of DiskStore.
-    assert tab.page.url.startswith(site_url + "fr/") == (language == "fr")
-    assert "DiskStore" in tab.page.locator("article").inner_text()
+    return hits.evaluate_all("links => links.map(link => [link.href, link.innerText])")
+
+
+@pytest.mark.parametrize("language, query", [("en", "DiskStore"), ("fr", "DiskStore"), ("en", "CSRF"),
+                                             ("fr", "expiry"), ("fr", "sécurité"), ("fr", "securite")])
+def test_search_finds_pages_in_the_readers_language_only(site_url, open_tab, language, query):
+    """A French reader's search ignores accents: "securite" finds « sécurité »; a French page's
+    previews are French text, a recipe page's is its text, not the box of what the page needs."""
+    tab = open_tab(site_url)
+    hits = search(tab, site_url, language, query)
+    assert [href.startswith(site_url + "fr/") for href, _ in hits] == [language == "fr"] * len(hits), hits
+    assert not any("What this page needs" in text or "Ce qu'il faut" in text for _, text in hits)
+    tab.page.goto(hits[0][0])
+    words = {"securite": "sécurité", "expiry": "expir"}.get(query, query)
+    assert words.lower() in tab.page.locator("article").inner_text().lower()
     assert not tab.problems()
 
 

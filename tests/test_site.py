@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from harness import REPO
-from harness.built_site import I18N, build, small_site
+from harness.built_site import I18N, build, built_pages, small_site
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.in_process import import_recipe
 from harness.client import get
@@ -58,15 +58,24 @@ def test_notebook_language_switch_links_to_its_twin(site, language, other):
     assert urljoin("/" + url, link["href"]) == "/" + NOTEBOOK_PAGES[other]
 
 
-def test_search_index_covers_both_languages(site):
-    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
-    assert {"en", "fr"} <= set(index["config"]["lang"])
+@pytest.mark.parametrize("url, index_path, language", [("basics/count/", "search/search_index.json", "en"),
+                                                     ("fr/basics/count/", "fr/search/search_index.json", "fr")])
+def test_each_language_searches_an_index_of_its_own_pages(site, url, index_path, language):
+    """Material fetches <base>/search/search_index.json; a page's base leads to its language's index."""
+    base = json.loads(page(site, url).select_one("#__config").string)["base"]
+    assert urljoin("/" + url, base + "/search/search_index.json") == "/" + index_path
+    index = json.loads((site / index_path).read_text(encoding="utf-8"))
+    assert index["config"]["lang"] == [language]
     locations = {doc["location"].split("#")[0] for doc in index["docs"]}
-    for url in ["", "basics/count/", "basics/exploring/"]:
-        assert url in locations and "fr/" + url in locations
-    # French pages search that same index: Material fetches <base>/search/search_index.json.
-    base = json.loads(page(site, "fr/basics/count").select_one("#__config").string)["base"]
-    assert urljoin("/fr/basics/count/", base + "/search/search_index.json") == "/search/search_index.json"
+    pages = {("fr/" if language == "fr" else "") + url for url in locations}
+    assert pages == {page.lstrip("/") for page in built_pages(site) if page.startswith("fr/") == (language == "fr")}
+
+
+def test_a_recipe_pages_search_entry_is_its_text_not_its_box(site):
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    count = "\n".join(doc["text"] for doc in index["docs"] if doc["location"].startswith("basics/count/"))
+    assert "What this page needs" not in count and "Download" not in count
+    assert "Problem" in count or "visits" in count
 
 
 def test_french_pages_have_french_navigation(site):

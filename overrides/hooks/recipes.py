@@ -90,4 +90,5 @@ def on_page_markdown(markdown, page, config, files):
     if "recipe" not in page.meta and "services" not in page.meta:
         return markdown
     title, _, rest = markdown.partition("\n")
-    return f"{title}\n\n{needs_box(page, config)}\n{rest}"
+    # Left out of the search index: a result's preview is the page's own text, not this box.
+    return f"{title}\n\n<div data-search-exclude markdown>\n\n{needs_box(page, config)}\n</div>\n{rest}"
