@@ -9,19 +9,20 @@ import time
 import pytest
 
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import SESSION_COOKIES, get, post
+from harness.client import SESSION_COOKIES, form_field, get, post
 from harness.copies import Change, recipe_copy
 from harness.in_process import cookie_header, import_recipe
 from harness.other_site import APP_HOST, OTHER_SITE, SIBLING_HOST
 from harness.processes import start_recipe
 
 APP = RECIPES_CATALOGUE["csrf"].app
-NO_CHECK = Change("the token check", old="        if not token_is_valid(sent):\n", new="        if False:\n")
+TOKENS = "csrf_tokens.py"  # the recipe's module, linked into the login and expiry recipes
+NO_CHECK = Change("the token check", old="    if not token_is_valid(session, sent):\n", new="    if False:\n", file=TOKENS)
 # The hardened cookie (cookies recipe) taken out: web.py's, without SameSite; or with Lax only.
 WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", old="use_hardened_session_cookie()\n")
 WEBPY_COOKIE_LAX = Change("the hardened cookie (web.py's own, with SameSite=Lax)", old="use_hardened_session_cookie()\n",
                           new='web.config.session_parameters.samesite = "Lax"\n')
-KEEP_COOKIE = Change("no cookie on a refusal", old="            session.send_cookie = False\n")
+KEEP_COOKIE = Change("no cookie on a refusal", old="        session.send_cookie = False\n", file=TOKENS)
 # The loadhook taken out: a post without the cookie gets a new session's.
 NEW_COOKIE = Change("the loadhook that sends no new cookie to a post without one",
                     old="app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))\n")
@@ -60,7 +61,7 @@ def session_id(context):
 
 def token(page_text):
     """The CSRF token of the form's page."""
-    return page_text.split('name="csrf_token" value="')[1].split('"')[0]
+    return form_field(page_text, "csrf_token")
 
 
 def attack(context, form_url, attacker):
@@ -218,8 +219,8 @@ def test_the_token_is_compared_with_compare_digest(tmp_path, monkeypatch):
     assert compared == [(sent.encode(), sent.encode())]
 
 
-AS_TEXT = Change("the comparison as bytes", old="hmac.compare_digest(sent.encode(), csrf_token().encode())",
-                 new="hmac.compare_digest(sent, csrf_token())")
+AS_TEXT = Change("the comparison as bytes", old="hmac.compare_digest(sent.encode(), csrf_token(session).encode())",
+                 new="hmac.compare_digest(sent, csrf_token(session))", file=TOKENS)
 
 
 @pytest.mark.parametrize("defence", [True, False], ids=["bytes", "text"])

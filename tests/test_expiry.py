@@ -10,6 +10,7 @@ import pytest
 import web
 
 from harness.catalogue import DEMO_ACCOUNT
+from harness.client import form_field
 from harness.copies import Change, recipe_copy
 from harness.in_process import Clock, cookie_header, import_recipe
 
@@ -115,7 +116,9 @@ def test_the_cleanup_deletes_abandoned_sessions_and_marks_one_to_two_limits_afte
     clock.advance(limit / 3)  # the real time, a third of a limit later: visits that leave files behind
     abandoned = cookie_header(recipe.app.request("/whoami"))["Cookie"].split("=")[1]  # anonymous
     logged_out = log_in(recipe)
-    recipe.app.request("/logout", method="POST", headers=logged_out)
+    token = form_field(recipe.app.request("/logout", headers=logged_out).data.decode(), "csrf_token")
+    assert recipe.app.request("/logout", method="POST", data={"csrf_token": token}, headers=logged_out).status.startswith(
+        "303")
     mark = sessions / (logged_out["Cookie"].split("=")[1] + ".deleted")
 
     def there():

@@ -10,10 +10,10 @@ import web
 
 from harness import RECIPES
 from harness.catalogue import DEMO_ACCOUNT, LOGIN_RECIPES
-from harness.client import get, post, request
+from harness.client import form_field, get, post, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
-from harness.in_process import import_recipe
-from harness.other_site import APP_HOST, SIBLING_HOST
+from harness.in_process import Clock, import_recipe
+from harness.other_site import APP_HOST, OTHER_SITE, SIBLING_HOST
 from harness.processes import processor_seconds
 
 
@@ -32,8 +32,19 @@ def whoami(server, cookie):
     return get(server, "/whoami", cookie=cookie).text
 
 
+def logout_token(server, cookie):
+    """The CSRF token of the logout form the session `cookie` is shown."""
+    return form_field(get(server, "/logout", cookie=cookie).text, "csrf_token")
+
+
+def log_out(server, cookie, token=None):
+    """POST /logout as the form does, with its token (fetched when not given)."""
+    return post(server, "/logout", {"csrf_token": token or logout_token(server, cookie)}, cookie=cookie)
+
+
 ROTATION = Change("the id rotation at login", "        rotate_session_id(session)\n")
-LOGINS = "logins.py"  # the login recipe's module, linked into expiry's folder
+LOGINS = "logins.py"  # the login recipe's modules, linked into expiry's folder
+LOGOUT = "logout.py"
 WEBPY_COOKIE = Change("the hardened cookie (web.py's own instead)", "use_hardened_session_cookie()")
 
 
@@ -109,11 +120,10 @@ def test_an_unknown_name_answers_as_a_wrong_password_and_as_slowly(slug, defence
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)
 @pytest.mark.parametrize("defence", [True, False], ids=["kill", "no kill"])
 def test_logging_out_makes_a_copy_of_the_cookie_worthless(slug, defence, tmp_path, recipe_server):
-    # The logout handler's first line (the expiry recipe kills sessions elsewhere too).
-    kill = Change("the kill at logout", "    def POST(self):\n        session.kill()", "    def POST(self):\n        pass")
+    kill = Change("the kill at logout", "session.kill()", "pass", file=LOGOUT)
     server = recipe_server(copy(slug, tmp_path, defence, kill))
     cookie = log_in(server)
-    logout = post(server, "/logout", cookie=cookie)
+    logout = log_out(server, cookie)
     assert logout.status == 303 and logout.headers["Location"].endswith("/login")
     assert whoami(server, cookie) == ("anonymous" if defence else "alice")
 
@@ -143,9 +153,10 @@ def test_a_request_running_at_logout_does_not_bring_the_login_back(slug, defence
     with ThreadPoolExecutor(max_workers=1) as pool:
         for trial in range(1, trials + 1):
             cookie = log_in(server)
+            token = logout_token(server, cookie)
             held = pool.submit(post, server, "/login", dict(DEMO_ACCOUNT, password=HELD_PASSWORD), cookie=cookie)
             holds.wait(trial)
-            logout = post(server, "/logout", cookie=cookie).status
+            logout = log_out(server, cookie, token).status
             holds.release(trial)
             answers.append({"answers": (logout, held.result().status), "copy sees": whoami(server, cookie),
                             "in the store": (tmp_path / "sessions" / cookie.split("=")[1]).exists()})
@@ -200,3 +211,136 @@ def test_the_password_is_kept_as_a_salted_scrypt_hash():
     assert logins.credentials_match("alice", "wonderland")
     assert not logins.credentials_match("alice", "Wonderland")
     assert not logins.credentials_match("bob", "wonderland")
+
+
+LOGOUT_CHECK = Change("the token check at logout", "check_token(session, sent)", "pass", file=LOGOUT)
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["token checked", "no token check"])
+def test_a_logout_without_the_forms_token_is_refused_and_changes_nothing(slug, defence, tmp_path, recipe_server):
+    server = recipe_server(copy(slug, tmp_path, defence, LOGOUT_CHECK))
+    cookie = log_in(server)
+    answers = [post(server, "/logout", form, cookie=cookie) for form in ({}, {"csrf_token": "forged"})]
+    assert [answer.status for answer in answers] == ([403, 403] if defence else [303, 303])
+    assert whoami(server, cookie) == ("alice" if defence else "anonymous")
+    if defence:  # no save, no cookie: the session is as it was
+        assert [answer.cookie() for answer in answers] == [None, None]
+        assert log_out(server, cookie).status == 303 and whoami(server, cookie) == "anonymous"
+
+
+# Another site's page posts to /logout as soon as the visitor opens it, right after the login:
+# (the copy's changes, the attacker's host and address, who the visitor is next).
+LOGOUT_FORGERIES = {
+    "recipe, from a sibling host": ([], (SIBLING_HOST, "127.0.0.1"), "alice"),
+    # The same site: the post carries the SameSite=Lax cookie.
+    "no token check, from a sibling host": ([LOGOUT_CHECK], (SIBLING_HOST, "127.0.0.1"), "anonymous"),
+    "web.py's cookie, from another site": ([WEBPY_COOKIE], (OTHER_SITE, OTHER_SITE), "alice"),
+    # A cookie without SameSite, set by the login less than two minutes ago: Chromium sends it.
+    "no token check, web.py's cookie, from another site": ([LOGOUT_CHECK, WEBPY_COOKIE], (OTHER_SITE, OTHER_SITE),
+                                                           "anonymous"),
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("case", LOGOUT_FORGERIES)
+def test_another_site_cannot_log_the_visitor_out(slug, case, tmp_path, context, recipe_server, other_site):
+    changes, attacker, visitor_is = LOGOUT_FORGERIES[case]
+    recipe = recipe_server(recipe_copy(slug, tmp_path, *changes))
+    origin = f"http://{APP_HOST}:{recipe.port}"
+    page = context.new_page()
+    page.goto(f"{origin}/login")
+    page.fill("input[name=username]", DEMO_ACCOUNT["username"])
+    page.fill("input[name=password]", DEMO_ACCOUNT["password"])
+    with page.expect_navigation(url=f"{origin}/whoami"):
+        page.click("button")
+    assert page.inner_text("body") == "alice"
+    with page.expect_response(f"{origin}/logout") as forged:
+        page.goto(other_site(*attacker).form_posting(f"{origin}/logout"))
+    assert forged.value.status == (403 if visitor_is == "alice" else 303)
+    page.goto(f"{origin}/whoami")
+    assert page.inner_text("body") == visitor_is
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["new token", "token kept"])
+def test_a_token_seen_before_the_login_is_worthless_after_it(slug, defence, tmp_path, recipe_server):
+    """As an id is (rotate_session_id): whoever planted the session knew its token."""
+    server = recipe_server(copy(slug, tmp_path, defence, Change(
+        "the new token at login", 'session.pop("csrf_token", None)', "None", file=LOGINS)))
+    planted = get(server, "/whoami").cookie()
+    token = logout_token(server, planted)
+    cookie = log_in(server, planted)
+    assert log_out(server, cookie, token).status == (403 if defence else 303)
+    assert whoami(server, cookie) == ("alice" if defence else "anonymous")
+
+
+@pytest.fixture
+def imported(tmp_path, monkeypatch):
+    """imported(slug, *changes) -> the recipe (a copy with `changes`) imported, its sessions in tmp_path."""
+    monkeypatch.chdir(tmp_path)  # DiskStore("sessions") is relative to the working directory
+
+    def imported(slug, *changes):
+        return import_recipe(slug, recipe_copy(slug, tmp_path / "recipe", *changes) if changes else None)
+
+    return imported
+
+
+def attempt(recipe, password="a guess", username="alice", address="127.0.0.1"):
+    """A login posted to the imported recipe from `address`."""
+    return recipe.app.request("/login", method="POST", data={"username": username, "password": password},
+                              env={"REMOTE_ADDR": address})
+
+
+def status(response):
+    return int(response.status.split()[0])
+
+
+NO_THROTTLE = [Change("the throttle", "throttle.attempt(username, web.ctx.ip)", "None"),
+               Change("nothing: what the throttle takes back", "throttle.succeeded(attempt)", "None")]
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["throttle", "no throttle"])
+def test_a_guesser_is_refused_before_hashing_until_the_window_has_passed(slug, defence, imported, monkeypatch):
+    recipe = imported(slug, *([] if defence else NO_THROTTLE))
+    clock = Clock(monkeypatch)  # the whole process's time.time(): the throttle reads it
+    hashed, check = [], recipe.credentials_match
+    monkeypatch.setattr(recipe, "credentials_match", lambda *given: hashed.append(given) or check(*given))
+    guesses = [status(attempt(recipe, f"guess {number}")) for number in range(8)]
+    right = attempt(recipe, DEMO_ACCOUNT["password"])
+    if not defence:  # every guess hashed and answered, the right one found
+        assert (guesses, status(right), len(hashed)) == ([401] * 8, 303, 9)
+        return
+    assert guesses == [401] * 5 + [429] * 3
+    assert len(hashed) == 5  # a refused attempt costs no hashing
+    assert status(right) == 429 and 0 < int(dict(right.header_items)["Retry-After"]) <= 15 * 60
+    assert status(attempt(recipe, "a guess", username="bob")) == 401  # another name, the same address
+    assert status(attempt(recipe, DEMO_ACCOUNT["password"], address="192.0.2.1")) == 429  # the name, anywhere
+    clock.advance(15 * 60)  # the window has passed
+    assert status(attempt(recipe, DEMO_ACCOUNT["password"])) == 303
+
+
+LOW_ADDRESS_LIMIT = Change("nothing: 3 failures per address, not 20", "Throttle()", "Throttle(per_address=3)")
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["throttle", "no throttle"])
+def test_an_address_trying_many_names_is_refused(slug, defence, imported):
+    recipe = imported(slug, LOW_ADDRESS_LIMIT, *([] if defence else NO_THROTTLE))
+    names = [status(attempt(recipe, username=f"user{number}", address="192.0.2.1")) for number in range(4)]
+    assert names == ([401] * 3 + [429] if defence else [401] * 4)
+    assert status(attempt(recipe, username="user9", address="192.0.2.2")) == 401  # another address
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["throttle", "no throttle"])
+def test_parallel_guessers_get_no_more_than_the_limit(defence, tmp_path, recipe_server):
+    """Each attempt is counted before its password is hashed, under a lock: however the twelve
+    overlap, five are hashed and answered 401, and the rest 429."""
+    server = recipe_server(copy("login", tmp_path, defence, *NO_THROTTLE))
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(lambda number: post(server, "/login", {"username": "alice",
+                                                                          "password": f"guess {number}"}).status,
+                                   range(12)))
+    assert statuses == ([401] * 5 + [429] * 7 if defence else [401] * 12)

@@ -182,6 +182,7 @@ CLIENTS = [
     ("127.0.0.1", "10.0.0.7, 10.0.0.5", "10.0.0.7"),  # proxies all the way: the farthest
     ("127.0.0.1", "unknown", "unknown"),  # what the proxy saw, address or not
     ("::1", ALICE, "::1"),  # an IPv6 peer is not in an IPv4 network
+    ("::ffff:127.0.0.1", ALICE, ALICE),  # the proxy, as a server listening on [::] sees it
 ]
 
 
@@ -191,3 +192,25 @@ def test_client_address(tmp_path, monkeypatch, peer, forwarded, client):
     monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1, 10.0.0.0/8")
     recipe = import_recipe("proxy")
     assert recipe.client_address({"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": forwarded}) == client
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the IPv4 form"])
+def test_an_ipv4_proxy_seen_through_an_ipv6_socket_is_still_trusted(tmp_path, monkeypatch, defended):
+    """Python does not find ::ffff:127.0.0.1 in the network 127.0.0.1: without the IPv4 form, every
+    visitor would get the proxy's address, and a stolen cookie would work through the proxy."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRUSTED_PROXIES", "127.0.0.1")
+    recipe = import_recipe("proxy", proxy(tmp_path / "copy", defended, Change(
+        "the IPv4 form of a mapped address", 'address = getattr(address, "ipv4_mapped", None) or address', "pass")))
+    client = recipe.client_address({"REMOTE_ADDR": "::ffff:127.0.0.1", "HTTP_X_FORWARDED_FOR": ALICE})
+    assert client == (ALICE if defended else "::ffff:127.0.0.1")
+
+
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "a GET reset"])
+def test_a_reset_takes_a_post(tmp_path, recipe_server, defended):
+    """A link from any site carries the cookie: a GET must change nothing."""
+    server = recipe_server(proxy(tmp_path, defended, Change("the POST-only reset", "    def POST(self):", "    def GET(self):")),
+                           {"TRUSTED_PROXIES": "127.0.0.1"})
+    cookie = count(server).cookie()
+    assert get(server, "/reset", cookie=cookie).status == (405 if defended else 200)
+    assert count(server, cookie).text == ("2" if defended else "1")

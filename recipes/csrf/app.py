@@ -1,10 +1,9 @@
 """A form protected from cross-site request forgery by a token kept in the session."""
-import hmac
 import html
-import secrets
 
 import web
 
+from csrf_tokens import check_token, csrf_token
 from hardened_cookie import use_hardened_session_cookie
 from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
 
@@ -36,19 +35,6 @@ def no_new_cookie_for_a_post_without_one():
 app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))
 
 
-def csrf_token():
-    """The session's token, made on first use: one per session, so every open tab has it."""
-    if not session.get("csrf_token"):
-        session.csrf_token = secrets.token_urlsafe(32)
-    return session.csrf_token
-
-
-def token_is_valid(sent):
-    # compare_digest takes as long wherever the two differ; as bytes, since it
-    # refuses text with non-ASCII characters.
-    return hmac.compare_digest(sent.encode(), csrf_token().encode())
-
-
 FORM_PAGE = """<!DOCTYPE html>
 <html lang="en">
 <title>Message</title>
@@ -67,15 +53,11 @@ class form:
     def GET(self):
         web.header("Content-Type", "text/html; charset=utf-8")
         # Escaped: the message is text, never markup of the page.
-        return FORM_PAGE.format(message=html.escape(session.message), token=csrf_token())
+        return FORM_PAGE.format(message=html.escape(session.message), token=csrf_token(session))
 
     def POST(self):
         sent, message = form_fields("csrf_token", "message")
-        if not token_is_valid(sent):
-            # Another site cannot know the token. Refused, nothing changes: no
-            # save, and no cookie.
-            session.send_cookie = False
-            raise web.forbidden("Forbidden: the form's token is missing or wrong.\n")
+        check_token(session, sent)  # 403 for a post from another site: nothing changes
         session.message = message
         raise web.seeother("/form")
 

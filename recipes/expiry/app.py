@@ -8,14 +8,12 @@ import web
 
 from hardened_cookie import use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
+from logout import logout_handler
+from throttle import Throttle
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
-urls = (
-    "/login", "login",
-    "/whoami", "whoami",
-    "/logout", "logout",
-)
+urls = ("/login", "login", "/whoami", "whoami", "/logout", "logout")
 
 
 def seconds(name, default):
@@ -91,10 +89,12 @@ class login:
 
     def POST(self):
         username, password, remember = form_fields("username", "password", "remember")
+        attempt = throttle.attempt(username, web.ctx.ip)  # 429 past the limit, before any hashing
         if not credentials_match(username, password):
             # One answer for an unknown name and a wrong password; the session is untouched.
             web.ctx.status = "401 Unauthorized"
             return login_page("Wrong user name or password.")
+        throttle.succeeded(attempt)
         rotate_session_id(session)
         session.username = username
         session.login_time = session.last_seen = time.time()
@@ -108,10 +108,8 @@ class whoami:
         return session.username or "anonymous"
 
 
-class logout:
-    def POST(self):
-        session.kill()  # deleted from the store: a copy of the cookie opens nothing, now or later
-        raise web.seeother("/login")
+logout = logout_handler(session)  # its form carries the CSRF token (csrf recipe)
+throttle = Throttle()  # at most 5 failures per name and 20 per address in 15 minutes
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def rotate_session_id(session):
     # web.py 0.76 has no API for this; it saves the session under the new id after the handler.
     session.session_id = session._generate_session_id()
     del session.store[old_id]
+    session.pop("csrf_token", None)  # a new one for the new id (csrf recipe): one seen before is worthless
 
 
 def form_fields(*names):

@@ -29,9 +29,12 @@ TRUSTED_PROXIES = networks(os.environ.get("TRUSTED_PROXIES", ""))
 
 def is_trusted_proxy(address):
     try:
-        return any(ipaddress.ip_address(address) in network for network in TRUSTED_PROXIES)
+        address = ipaddress.ip_address(address)
     except ValueError:  # not an address at all
         return False
+    # A server listening on [::] sees an IPv4 proxy as ::ffff:a.b.c.d: compare its IPv4 form.
+    address = getattr(address, "ipv4_mapped", None) or address
+    return any(address in network for network in TRUSTED_PROXIES)
 
 
 def client_address(environ):
@@ -91,7 +94,7 @@ class count:
 
 
 class reset:
-    def GET(self):
+    def POST(self):  # it changes the session: no link may do it
         session.kill()
         return "Reset"
 

@@ -38,6 +38,11 @@ class Response:
         return match and match.group(1)
 
 
+def form_field(page, name):
+    """The value of the field `name` in the HTML `page`, such as a form's CSRF token."""
+    return page.split(f'name="{name}" value="')[1].split('"')[0]
+
+
 def port_of(server):
     return server if isinstance(server, int) else server.port
 
