@@ -8,7 +8,7 @@ import web
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
-from harness.copies import HELD_COUNT, count_after_an_overlap, recipe_copy
+from harness.copies import HELD_COUNT, count_after_an_overlap, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import cookie_header, import_recipe, table_counts
 from harness.processes import RecipeExited, start_recipe
 
@@ -103,3 +103,9 @@ def test_web_py_pools_connections_only_with_dbutils_and_never_for_sqlite(tmp_pat
     monkeypatch.setitem(sys.modules, "dbutils", types.ModuleType("dbutils") if installed else None)
     assert web.database("postgres:///cookbook").has_pooling is installed  # no connection is made yet
     assert web.database(f"sqlite:///{tmp_path}/pool.db").has_pooling is False
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(recipe_server, tmp_path):
+    """No locking: a request that loaded the session before /reset deleted it inserts its row again."""
+    server = recipe_server(recipe_copy("dbstore", tmp_path, *HELD_COUNT))
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

@@ -153,3 +153,25 @@ def count_after_an_overlap(server, directory):
         holds.release(2)
         assert (held.result().status, second.status) == (200, 200), (held.result(), second)
         return int(count(4, cookie).text)
+
+
+def count_after_an_overlapping_reset(server, directory):
+    """On a HELD_COUNT copy running in `directory`: a first /count; a second /count of that session,
+    held once it has loaded the session while /reset of the session is answered; then a /count with
+    the old cookie. Returns what that one counts: 3 when the held request stored the reset session
+    again (the reset undone), 1 when the old id no longer leads to a session."""
+    holds = Holds(directory, 3)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        def count(number, cookie=None):
+            answer = pool.submit(get, server, "/count", cookie=cookie)
+            holds.wait(number)
+            holds.release(number)
+            return answer.result()
+
+        cookie = count(1).cookie()
+        held = pool.submit(get, server, "/count", cookie=cookie)
+        holds.wait(2)
+        reset = get(server, "/reset", cookie=cookie)
+        holds.release(2)
+        assert (reset.status, held.result().status) == (200, 200), (reset, held.result())
+        return int(count(3, cookie).text)
