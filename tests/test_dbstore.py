@@ -2,6 +2,7 @@
 import subprocess
 import sys
 import threading
+import time
 import types
 from concurrent.futures import ThreadPoolExecutor
 
@@ -175,3 +176,24 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(recipe_server,
     """No locking: a request that loaded the session before /reset deleted it inserts its row again."""
     server = recipe_server(recipe_copy("dbstore", tmp_path, *HELD_COUNT))
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
+
+
+def test_servers_in_two_time_zones_delete_each_other_s_sessions(recipe, monkeypatch):
+    """DBStore writes atime in the server's local time, with no zone, and its cleanup compares in local time."""
+    with monkeypatch.context() as zone:
+        zone.setenv("TZ", "UTC")
+        time.tzset()
+        recipe.app.request("/count")  # a server on UTC saves a new session now
+        zone.setenv("TZ", "Asia/Tokyo")
+        time.tzset()
+        recipe.session.store.cleanup(3600)  # one on Tokyo time, nine hours ahead, finds it idle
+    time.tzset()
+    assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == 0
+
+
+@pytest.mark.parametrize("character", ["/", "#", "?"])
+def test_a_password_with_a_url_character_cannot_be_given_in_the_url_even_percent_encoded(character):
+    encoded = "%{:02X}".format(ord(character))
+    with pytest.raises(ValueError):  # web.py unquotes the URL before it parses it
+        web.database(f"postgres://cookbook:p{encoded}w@127.0.0.1:5432/cookbook")
+    assert web.database(dbn="postgres", db="cookbook", pw=f"p{character}w").keywords["password"] == f"p{character}w"
