@@ -28,11 +28,7 @@ SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "5"))
 APP = RECIPES / "locking" / "app.py"
 SESSIONS = [1, 1000]
 # wrk sends one of the sessions' cookies (COOKIES: comma-separated), chosen at random, with each request.
-# Each wrk thread has a Lua state of its own: seeded apart, they do not draw the same sessions in step.
 RANDOM_COOKIE = """
-threads = 0
-setup = function(thread) threads = threads + 1; thread:set("number", threads) end
-init = function(args) math.randomseed(number) end
 cookies = {}
 for cookie in string.gmatch(os.getenv("COOKIES"), "[^,]+") do table.insert(cookies, cookie) end
 request = function()
