@@ -16,7 +16,8 @@ INITIALIZER = [  # the cart from an initializer, read as session.cart
 NO_CATCH = [Change("the catch of a form that is not UTF-8: web.input() left to fail", "except UnicodeDecodeError:",
                    "except ():")]
 NO_CHECKS = [Change("the refusal of U+FFFD and of what is not printable",
-                    'if not item or "\\ufffd" in item or not item.isprintable():', "if not item:")]
+                    ' or "\\ufffd" in item or not item.isprintable():', ":")]
+NO_TYPE_CHECK = [Change("the refusal of a field sent as a file", "not isinstance(item, str) or ", "")]
 GET_INSTEAD = [Change("setdefault: a cart not put in the session until /cart/empty assigns one",
                       'session.setdefault("cart", {})', 'session.get("cart", {})')]
 WEB_PY_ERRORS = [
@@ -67,6 +68,26 @@ def test_a_form_not_in_utf8_gets_a_400(tmp_path, recipe_server, changes):
     if changes:
         assert answer.status == 500
         assert "UnicodeDecodeError: 'utf-8' codec can't decode byte 0xff" in server.log()
+    else:
+        assert (answer.status, answer.text) == (400, MESSAGE + "\n")
+
+
+def file_field(name, content):
+    """A multipart form whose field `name` is sent as a file, as `curl -F name=@file` does: (body, headers)."""
+    body = (f'--b\r\nContent-Disposition: form-data; name="{name}"; filename="up.txt"\r\n'
+            f"Content-Type: text/plain\r\n\r\n{content}\r\n--b--\r\n").encode()
+    return body, {"Content-Type": "multipart/form-data; boundary=b"}
+
+
+@pytest.mark.parametrize("changes", [(), NO_TYPE_CHECK], ids=["recipe", "without the type check"])
+@pytest.mark.parametrize("path", ["/cart/add", "/cart/remove"])
+def test_an_item_sent_as_a_file_gets_a_400(tmp_path, recipe_server, changes, path):
+    server = cart_server(recipe_server, tmp_path, changes)
+    body, headers = file_field("item", "hello")
+    answer = post(server, path, body=body, headers=headers)
+    if changes:
+        assert answer.status == 500
+        assert "TypeError: a bytes-like object is required, not 'str'" in server.log()
     else:
         assert (answer.status, answer.text) == (400, MESSAGE + "\n")
 

@@ -3,7 +3,7 @@ import pytest
 
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
-from harness.copies import HELD_COUNT, Change, count_after_an_overlap, recipe_copy
+from harness.copies import HELD_COUNT, Change, count_after_an_overlap, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import cookie_header, import_recipe
 
 SESSION = 'session = web.session.Session(\n    app, web.session.DiskStore("sessions"), initializer={"count": 0}\n)\n'
@@ -43,3 +43,9 @@ def test_count_with_the_test_client(tmp_path, monkeypatch):
     assert recipe.app.request("/count", headers=cookie).data == b"2"
     assert recipe.app.request("/reset", headers=cookie).data == b"Reset"
     assert list((tmp_path / "sessions").iterdir()) == []
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(recipe_server, tmp_path):
+    """No locking: a request that loaded the session before /reset deleted it writes it back after."""
+    server = recipe_server(recipe_copy("count", tmp_path, *HELD_COUNT))
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

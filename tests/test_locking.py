@@ -4,16 +4,19 @@ Each store is run in several processes sharing it (two on one directory for disk
 database or one Redis), the requests spread over them. With the recipe's lock the count ends at
 exactly 800 more; with the stock store, or the recipe with its lock removed, updates are lost.
 """
+import re
+import statistics
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 
+from harness import REPO
 from harness.catalogue import VARIANTS
 from harness.client import get
 from harness.copies import Change, recipe_copy
@@ -232,3 +235,44 @@ def test_a_lock_file_for_40_hex_digits_whatever_their_case_only(defence, recipe_
     answers = [count(server, f"webpy_session_id={value}") for value in ["a" * 4096, "A" * 40]]
     assert answers == [(200, "1"), (200, "1")]
     assert [lock.name for lock in (tmp_path / "sessions.locks").iterdir()] == (["aa"] if defence else [])
+
+
+def kept_runs():
+    """bench/locking-results.txt: (store, sessions, lock) -> [(req/s, p99 ms, answered, counted, lost %)] by run."""
+    runs = defaultdict(list)
+    for line in (REPO / "bench" / "locking-results.txt").read_text().splitlines():
+        fields = line.split()
+        if len(fields) == 9 and fields[0] in STORES:
+            store, sessions, lock, rate, p99, answered, _, counted, lost = fields
+            runs[store, int(sessions), lock].append(
+                (int(rate), float(p99.removesuffix("ms")), int(answered), int(counted), int(lost.rstrip("%"))))
+    return runs
+
+
+def number(cell):
+    return int(re.sub(r"\D", "", cell))
+
+
+@pytest.mark.parametrize("page", ["locking.md", "locking.fr.md"])
+def test_the_cost_table_holds_the_medians_of_the_kept_runs(page):
+    runs, names = kept_runs(), {"disk": "disk", "disque": "disk", "PostgreSQL": "postgres", "Redis": "redis"}
+    text = (REPO / "docs" / "reliability" / page).read_text(encoding="utf-8")
+    rows = [[cell.strip() for cell in line.strip("|").split("|")]
+            for line in text.splitlines() if re.match(r"\| (disk|disque|PostgreSQL|Redis) \| ", line)]
+    assert len(rows) == 6
+    for name, sessions, *cells in rows:
+        key = names[name], number(sessions)
+
+        def median(lock, column):
+            return statistics.median(run[column] for run in runs[key + (lock,)])
+
+        assert [number(cell) for cell in cells] == [
+            median("yes", 0), round(median("yes", 1)), median("no", 0), round(median("no", 1)), median("no", 4)], key
+
+
+def test_without_the_lock_one_session_loses_most_of_its_updates_in_every_kept_run():
+    """What the page says of the runs: most updates lost on one session, under a third counted on disk."""
+    runs = kept_runs()
+    assert all(run[4] > 50 for store in STORES for run in runs[store, 1, "no"])
+    assert all(run[3] < run[2] / 3 for run in runs["disk", 1, "no"])
+    assert all(run[4] == 0 for key, kept in runs.items() if key[2] == "yes" for run in kept)

@@ -10,7 +10,7 @@ from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
-from harness.copies import Change, recipe_copy
+from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
 from harness.processes import RecipeExited, python_env, start_recipe
 
 APP = RECIPES_CATALOGUE["postgres"].app
@@ -142,3 +142,9 @@ def test_a_sessions_table_of_another_shape_stops_the_recipe_with_a_message(defen
         server = recipe_server(recipe_copy("postgres", tmp_path / "copy", NO_SHAPE_CHECK), env)
         first = get(server, "/count")
         assert {first.status, get(server, "/count", cookie=first.cookie()).status} != {200}
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, recipe_server, tmp_path):
+    """No locking: a request that loaded the session before /reset deleted it upserts its row again."""
+    server = recipe_server(recipe_copy("postgres", tmp_path, *HELD_COUNT), services.cookbook_database())
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

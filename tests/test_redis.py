@@ -8,7 +8,7 @@ import redis
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
-from harness.copies import Change, recipe_copy
+from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.processes import free_port, python_env
@@ -93,3 +93,9 @@ def test_after_a_redis_restart_every_request_is_answered(defence, services, reci
         services.restart_redis()
         statuses = list(pool.map(lambda _: get(server, "/count", cookie=cookie).status, range(30)))
     assert (statuses.count(200) == 30) is defence, statuses
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, recipe_server, tmp_path):
+    """No locking: a request that loaded the session before /reset deleted it SETs it again after."""
+    server = recipe_server(recipe_copy("redis", tmp_path, *HELD_COUNT), services.redis())
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

@@ -1,10 +1,15 @@
 """What the reloader page says about web.py 0.76's debug mode beyond its transcripts."""
 import os
 import re
+import subprocess
+import sys
 import time
+
+import pytest
 
 from harness.client import Visitor
 from harness.copies import Change, changed, recipe_copy, unchanged_copy
+from harness.processes import python_env
 
 # The server log's traceback: its "File ..." and source lines are indented, its last line is the error.
 TRACEBACK_ENDING_IN_THE_ERROR = re.compile(
@@ -98,3 +103,16 @@ def test_with_debug_off_the_same_counter_counts_and_edits_wait_for_a_restart(tmp
     assert [count(visitor), count(visitor)] == ["1", "2"]
     edit(app.with_name("counter.py"), VISITS_SHOWN)
     assert count(visitor) == "3"
+
+
+@pytest.mark.parametrize("argv, debug", [
+    (["app.py", "8080"], True),  # the built-in server
+    (["/usr/bin/gunicorn", "app:app"], True),
+    (["/usr/bin/uwsgi", "--http", ":8000"], True),
+    (["app.py", "fcgi"], False),  # web.py's FastCGI
+], ids=["built-in server", "gunicorn", "uwsgi", "fastcgi"])
+def test_debug_mode_is_on_once_web_is_imported_unless_cgi_or_fastcgi(argv, debug):
+    code = f"import sys; sys.argv = {argv!r}; import web; print(web.config.debug)"
+    env = {name: value for name, value in python_env({}).items() if name not in ("SERVER_SOFTWARE", "PHP_FCGI_CHILDREN")}
+    printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    assert printed == f"{debug}\n"

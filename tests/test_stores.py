@@ -10,7 +10,7 @@ import pytest
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
 from harness.copies import HELD_COUNT, Change, count_after_an_overlap, recipe_copy
-from harness.in_process import import_recipe
+from harness.in_process import cookie_header, import_recipe
 from harness.processes import RecipeExited, python_env, start_recipe
 
 APP = RECIPES_CATALOGUE["stores"].app
@@ -264,3 +264,41 @@ def test_reset_of_a_session_never_saved(tmp_path, monkeypatch, store):
     if store == "shelf":  # now, in tmp_path: dbm.dumb writes its index to a relative path when it closes
         recipe.session.store.shelf.close()
     assert (response.status, response.data) == ("200 OK", b"Reset")
+
+
+@pytest.fixture
+def shelf_recipe(tmp_path, monkeypatch):
+    """The stores recipe on its shelf, imported as a new process would, its syncs counted."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SESSION_STORE", "shelf")
+    recipe = import_recipe("stores")
+    recipe.syncs = []
+    sync = recipe.session.store.shelf.sync
+    monkeypatch.setattr(recipe.session.store.shelf, "sync", lambda: (recipe.syncs.append(1), sync())[1])
+    return recipe
+
+
+def test_the_recipe_shelf_rewrites_its_index_twice_a_request(shelf_recipe):
+    """web.py's ShelfStore writes a session back as it reads it, and the recipe syncs after each write:
+    every sync rewrites dbm.dumb's whole index."""
+    returning = cookie_header(shelf_recipe.app.request("/count"))
+    shelf_recipe.syncs.clear()
+    shelf_recipe.app.request("/count", headers=returning)
+    assert len(shelf_recipe.syncs) == 2
+
+
+def test_the_recipe_shelf_cleanup_rewrites_its_index_once_per_expired_session(shelf_recipe, monkeypatch):
+    for _ in range(5):
+        shelf_recipe.app.request("/count")
+    shelf_recipe.syncs.clear()
+    shelf_recipe.session.store.cleanup(-1)  # every session is older than -1 second
+    assert (len(shelf_recipe.syncs), len(shelf_recipe.session.store.shelf)) == (5, 0)
+
+
+def test_the_shelf_dat_file_keeps_a_deleted_session(shelf_recipe, tmp_path):
+    """dbm.dumb never reclaims the space of a deleted value: the session's data stays in .dat."""
+    returning = cookie_header(shelf_recipe.app.request("/count"))
+    session_id = returning["Cookie"].split("=")[1]
+    shelf_recipe.app.request("/reset", headers=returning)
+    assert session_id not in shelf_recipe.session.store.shelf
+    assert session_id.encode() in (tmp_path / "sessions.shelf.dat").read_bytes()

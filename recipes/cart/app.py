@@ -32,9 +32,9 @@ def posted_item():
         item = web.input(item="").item
     except UnicodeDecodeError:  # a raw byte that is not UTF-8: web.py 0.76 would answer 500
         item = ""
-    # web.py turns a percent-encoded byte that is not UTF-8 (%FF) into U+FFFD, and
-    # a line break in an item would forge a line of the listing.
-    if not item or "\ufffd" in item or not item.isprintable():
+    # A field sent as a file comes as bytes; web.py turns a percent-encoded byte
+    # that is not UTF-8 (%FF) into U+FFFD; a line break would forge a line.
+    if not isinstance(item, str) or not item or "\ufffd" in item or not item.isprintable():
         raise refuse("400 Bad Request", "The form needs an item: printable text, in UTF-8.")
     return item
 

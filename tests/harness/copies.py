@@ -134,11 +134,12 @@ HELD_COUNT = [Change("nothing: adds the test's hold()", "\nimport web\n", "\nimp
                      "        hold()\n        session.count += 1\n")]
 
 
-def count_after_an_overlap(server, directory):
-    """On a HELD_COUNT copy running in `directory`: a first /count, then two /count of that session,
-    the second answered while the first is held, having loaded the session; then a last /count.
-    Returns what the last one counts: 4 when each request counted, 3 when one update was lost."""
-    holds = Holds(directory, 4)
+def overlap_on_a_held_count(server, directory, last, meanwhile):
+    """On a HELD_COUNT copy running in `directory`: a first /count; a second /count of that session,
+    held once it has loaded the session while `meanwhile(cookie, count)` runs; then a last /count
+    with the first cookie, reaching hold `last`. Returns what the last one counts.
+    `count(number, cookie)` sends a /count that reaches hold `number`, lets it go on, returns its answer."""
+    holds = Holds(directory, last)
     with ThreadPoolExecutor(max_workers=2) as pool:
         def count(number, cookie=None):
             answer = pool.submit(get, server, "/count", cookie=cookie)
@@ -149,7 +150,20 @@ def count_after_an_overlap(server, directory):
         cookie = count(1).cookie()
         held = pool.submit(get, server, "/count", cookie=cookie)
         holds.wait(2)
-        second = count(3, cookie)
+        other = meanwhile(cookie, count)
         holds.release(2)
-        assert (held.result().status, second.status) == (200, 200), (held.result(), second)
-        return int(count(4, cookie).text)
+        assert (held.result().status, other.status) == (200, 200), (held.result(), other)
+        return int(count(last, cookie).text)
+
+
+def count_after_an_overlap(server, directory):
+    """Another /count of the session answered while one is held: the last /count counts 4 when each
+    request counted, 3 when one update was lost."""
+    return overlap_on_a_held_count(server, directory, 4, lambda cookie, count: count(3, cookie))
+
+
+def count_after_an_overlapping_reset(server, directory):
+    """/reset of the session answered while a /count is held: the last /count, with the old cookie,
+    counts 3 when the held request stored the reset session again (the reset undone), 1 when the old
+    id no longer leads to a session."""
+    return overlap_on_a_held_count(server, directory, 3, lambda cookie, count: get(server, "/reset", cookie=cookie))
