@@ -5,6 +5,7 @@ import secrets
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from hardened_cookie import use_hardened_session_cookie
 from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
 
@@ -19,6 +20,7 @@ urls = ("/form", "form")
 use_hardened_session_cookie()
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"message": ""}
 )

@@ -7,6 +7,7 @@ import tempfile
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from store_unavailable import answer_503_when_the_store_fails
 
 # The debugger's reloader imports this module a second time and the two
@@ -84,6 +85,7 @@ if secure not in ("True", "False"):
 web.config.session_parameters.secure = secure == "True"
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
 try:
     store = PrivateDiskStore("sessions")
 except OSError as error:
