@@ -62,7 +62,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 cleaning = sys.argv[1:] == ["--cleanup"]  # `python app.py --cleanup` instead of a port
 
 # Checked by the server too, so that a typo shows on start, not in the first cleanup.

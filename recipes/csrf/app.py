@@ -20,7 +20,7 @@ urls = ("/form", "form")
 use_hardened_session_cookie()
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"message": ""}
 )

@@ -44,7 +44,7 @@ class RememberMeSession(web.session.Session):
 use_hardened_session_cookie()  # why: see the login recipe, "Another host of your domain"
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = RememberMeSession(
     app, FinalDiskStore("sessions"), initializer={"username": None}
 )

@@ -15,7 +15,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 # A dict initializer is deep-copied: every new session gets a list of its own.
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"messages": []}

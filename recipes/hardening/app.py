@@ -87,7 +87,7 @@ if secure not in ("True", "False"):
 web.config.session_parameters.secure = secure == "True"
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 try:
     store = PrivateDiskStore("sessions")
 except OSError as error:

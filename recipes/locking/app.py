@@ -39,7 +39,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # Only the chosen store is made, so only its files or tables appear.
 STORES = {"disk": lambda: DiskStore("sessions"), "postgres": postgres_store, "redis": redis_store}

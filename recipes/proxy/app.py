@@ -79,7 +79,7 @@ def bind_session_to_client(handler):
 
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 app.add_processor(bind_session_to_client)  # before Session() adds its own
 web.config.session_parameters.ignore_change_ip = False
 session = web.session.Session(

@@ -17,7 +17,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")

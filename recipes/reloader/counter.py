@@ -9,7 +9,7 @@ urls = (
 )
 
 app = web.application(urls, globals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # A reload runs this file again. Keep the first Session: it is the one attached
 # to the application that is serving, and the one that loads each request's data.

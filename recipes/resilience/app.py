@@ -31,7 +31,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: files in sessions/.
 database_url = os.environ.get("DATABASE_URL")

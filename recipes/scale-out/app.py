@@ -83,7 +83,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 # Which process answered: this machine's name and the port this process listens on.
 served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.argv) > 1 else 8080}"
 app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))

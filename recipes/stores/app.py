@@ -17,7 +17,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session: it sees the Session's cookie
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 
 class ShelfStore(web.session.ShelfStore):
