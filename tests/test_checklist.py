@@ -96,3 +96,25 @@ def test_a_post_from_anywhere_is_accepted(app):
     response = visit(app, "/message", first, method="POST", data="text=from+another+site",
                      env={"HTTP_ORIGIN": "http://elsewhere.example", "HTTP_REFERER": "http://elsewhere.example/"})
     assert response.data == b"saved"
+
+
+def test_every_answer_sets_the_cookie_and_says_nothing_of_caching_or_https(app):
+    """A page the application does not have included: Set-Cookie, and no Cache-Control nor HSTS."""
+    for path in ("/count", "/nowhere"):
+        headers = [name for name, _ in visit(app, path).header_items]
+        assert "Set-Cookie" in headers, path
+        assert "Cache-Control" not in headers and "Strict-Transport-Security" not in headers, path
+
+
+def test_of_two_cookies_with_the_session_name_the_last_is_used(app):
+    """Two cookies of one name (another host's for the domain, and the visitor's): web.py takes the last."""
+    first, second = (session_id(visit(app, "/count")) for _ in range(2))
+    visit(app, "/count", second)
+    answer = app.request("/count", headers={"Cookie": f"webpy_session_id={first}; webpy_session_id={second}"})
+    assert (session_id(answer), answer.data) == (second, b"3")
+
+
+def test_a_client_creates_as_many_sessions_as_requests(app, tmp_path):
+    for _ in range(100):
+        visit(app, "/count")
+    assert len(list((tmp_path / "sessions").iterdir())) == 100

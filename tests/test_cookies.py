@@ -6,7 +6,9 @@ the loopback address itself. Another site's pages come from a small server of th
 own), or on `evil.cookbook.localhost`, the same site as `app.cookbook.localhost` but another host.
 """
 import pytest
+import web
 
+from harness import RECIPES
 from harness.browser import CHROMIUM, CHROMIUM_ARGS
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
@@ -194,3 +196,68 @@ def test_the_path_is_slash_wherever_the_application_is_mounted(script_name, tmp_
     monkeypatch.chdir(tmp_path)
     answer = import_recipe("cookies").app.request("/count", env={"SCRIPT_NAME": script_name})
     assert dict(answer.header_items)["Set-Cookie"].endswith("; HttpOnly; Path=/; Secure; SameSite=Lax")
+
+
+INSTALLED = "app.add_processor(keep_sessions_out_of_caches)"
+
+
+def without_cache_control(slug):
+    """The change that takes cache_control.py's processor out of a recipe, in the file that adds it."""
+    file = next(path.name for path in sorted((RECIPES / slug).glob("*.py"))
+                if path.name != "cache_control.py" and INSTALLED in path.read_text())
+    return Change("the processor of cache_control.py", old=INSTALLED, file=file)
+
+
+def cache_control(answer):
+    return answer.headers.get_all("Cache-Control") or []
+
+
+@pytest.mark.parametrize("slug", RECIPES_CATALOGUE)
+def test_no_cache_may_keep_a_session_page_and_any_may_keep_a_public_one(slug, tmp_path, services, recipe_server):
+    """On every recipe: its entry page, to a new and to a returning visitor, and a page it does not have,
+    say `no-store`; its public page, if it has one, says `public` and sets no cookie. Without the
+    processor, in a copy, the entry page says nothing of caching."""
+    recipe = RECIPES_CATALOGUE[slug]
+    environment = services.environment(recipe.services)
+    (tmp_path / "run").mkdir()
+    server = recipe_server(recipe.app, environment, cwd=tmp_path / "run")
+    first = get(server, recipe.entry)
+    assert first.cookie(recipe.cookie) and cache_control(first) == ["no-store"], first.headers
+    returning = first.cookie(recipe.cookie)
+    for path in (recipe.entry, "/nowhere"):
+        assert cache_control(get(server, path, cookie=returning)) == ["no-store"], path
+    if recipe.public:
+        for cookie in (None, returning):
+            answer = get(server, recipe.public, cookie=cookie)
+            assert (cache_control(answer), answer.cookie(recipe.cookie)) == (["public, max-age=300"], None)
+    server.stop()
+    copy = recipe_copy(slug, tmp_path / "copy", without_cache_control(slug))
+    services.environment(recipe.services)  # emptied again: the copy starts as the recipe did
+    (tmp_path / "copy-run").mkdir()
+    answer = get(recipe_server(copy, environment, cwd=tmp_path / "copy-run"), recipe.entry)
+    assert answer.cookie(recipe.cookie) and cache_control(answer) == [], answer.headers
+
+
+def test_a_handlers_cache_control_is_kept_only_when_no_cookie_goes_out(tmp_path, monkeypatch):
+    """A page that says `public` and sends no cookie keeps its word; one that sets a cookie gets
+    `no-store` instead. Without the processor the second says `public` with the visitor's id."""
+    monkeypatch.chdir(tmp_path)
+    copy = recipe_copy("cookies", tmp_path / "copy", without_cache_control("cookies"))
+    answers = {}
+    for name, app in [("recipe", None), ("copy", copy)]:
+        recipe = import_recipe("cookies", app)
+
+        class public:
+            def GET(self, cookie):
+                web.header("Cache-Control", "public, max-age=300")
+                recipe.session.send_cookie = cookie == "cookie"
+                return "the same page for everyone"
+
+        recipe.app.add_mapping("/public/(no-cookie|cookie)", public)
+        answers[name] = [[(header, value.split("=")[0] if header == "Set-Cookie" else value)
+                          for header, value in recipe.app.request(path).header_items
+                          if header in ("Cache-Control", "Set-Cookie")]
+                         for path in ("/public/no-cookie", "/public/cookie")]
+    public = ("Cache-Control", "public, max-age=300")
+    assert answers["recipe"] == [[public], [("Set-Cookie", "__Host-sid"), ("Cache-Control", "no-store")]]
+    assert answers["copy"] == [[public], [public, ("Set-Cookie", "__Host-sid")]]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import RECIPES
-from harness.client import get
+from harness.client import get, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
 from harness.in_process import import_recipe
 from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
@@ -185,6 +185,18 @@ HELD_CHECK = Change("nothing: /count waits between web.py's check and its read",
         return found
 
     def __setitem__""")
+# /count holds inside DiskStore's read, between its check that the file exists and its open.
+HELD_OPEN = Change("nothing: /count waits between DiskStore's check of the file and its open", "    def __setitem__", """\
+    def __getitem__(self, key):
+        path = self._get_path(key)
+        if not os.path.exists(path):
+            raise KeyError(key)
+        if web.ctx.path == "/count" and os.path.exists("go-1") and not os.path.exists("held-1"):
+            hold()
+        with open(path, "rb") as file:
+            return self.decode(file.read())
+
+    def __setitem__""")
 # Every deletion of a session holds just before os.remove, once the session is loaded and found there.
 HELD_DELETE = Change("nothing: a deletion waits before os.remove", "\nclass PrivateDiskStore", """
 _remove = os.remove
@@ -206,12 +218,22 @@ RACES = {
         "/count", "/reset", [HELD_CHECK],
         Change("DeletionTolerantSession", "session = DeletionTolerantSession(", "session = web.session.Session("),
         "KeyError: '{id}'"),
+    "a visit while the session is reset, inside DiskStore's read": (
+        "/count", "/reset", [HELD_OPEN],
+        Change("FileNotFoundError in DeletionTolerantSession", "except (KeyError, FileNotFoundError):",
+               "except KeyError:"),
+        "FileNotFoundError: [Errno 2] No such file or directory: 'sessions/{id}'"),
     "two resets at once": (
         "/reset", "/reset", [HELD_DELETE],
         Change("the deletion that tolerates a file already gone", "    def __delitem__(self, key):",
                "    def unused_delete(self, key):"),
         "FileNotFoundError: [Errno 2] No such file or directory: 'sessions/{id}'"),
 }
+
+
+def send(server, path, cookie):
+    """GET /count, POST /reset (it changes the session)."""
+    return request(server, path, "POST" if path == "/reset" else "GET", cookie=cookie)
 
 
 def answer(response):
@@ -232,9 +254,9 @@ def test_a_session_deleted_by_another_request_is_no_error_and_no_id_in_the_log(t
     cookie = get(server, "/count").cookie()
     holds = Holds(tmp_path, 2 if other == held else 1)
     with ThreadPoolExecutor() as pool:
-        hurt = pool.submit(get, server, held, cookie=cookie)
+        hurt = pool.submit(send, server, held, cookie)
         holds.wait(1)
-        deleting = pool.submit(get, server, other, cookie=cookie)
+        deleting = pool.submit(send, server, other, cookie)
         if other == held:  # the second reset, held too: it deletes first
             holds.wait(2)
             holds.release(2)
@@ -265,6 +287,30 @@ def test_a_server_on_every_address_needs_a_secret(tmp_path, defended):
             start_on(app, tmp_path, "{port}")
     else:
         start_on(app, tmp_path, "{port}")
+
+
+FASTCGI = {"fcgi": (["fcgi"], {}), "fastcgi": (["fastcgi"], {}), "scgi": (["scgi"], {}),
+           "SERVER_SOFTWARE": ([], {"SERVER_SOFTWARE": "lighttpd"}), "PHP_FCGI_CHILDREN": ([], {"PHP_FCGI_CHILDREN": "4"})}
+
+
+@pytest.mark.parametrize("how", FASTCGI)
+@pytest.mark.parametrize("defended", [True, False], ids=["recipe", "without the check"])
+def test_fastcgi_or_scgi_on_a_loopback_address_needs_a_secret(tmp_path, how, defended):
+    """web.py serves FastCGI or SCGI to another server when told so: not development, even on 127.0.0.1.
+    Without the check the recipe starts without a secret and goes on to web.py's FastCGI server (flup,
+    not installed here, stops it)."""
+    app = RECIPE if defended else variant(tmp_path, Change(
+        "the FastCGI and SCGI check", 'if {"fcgi", "fastcgi", "scgi"} & set(sys.argv[1:]):', "if False:"), Change(
+        "the FastCGI variables' check", '{"PORT", "SERVER_SOFTWARE", "PHP_FCGI_CHILDREN"} & set(os.environ)',
+        '"PORT" in os.environ'))
+    arguments, environment = FASTCGI[how]
+    started = subprocess.run([sys.executable, app, f"127.0.0.1:{free_port()}", *arguments], cwd=tmp_path,
+                             env=python_env(environment), capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0
+    if defended:
+        assert "SESSION_SECRET is not set" in started.stderr
+    else:
+        assert "SESSION_SECRET is not set" not in started.stderr and "No module named 'flup'" in started.stderr
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "[::1]"])

@@ -68,19 +68,6 @@ def test_the_table_of_store_calls_is_measured(recipe, calls, page):
     assert table_counts(REPO / "docs" / "production" / page) == [len(row[0]) for row in rows.values()] + [1]
 
 
-def test_a_handlers_own_cache_control_is_kept(recipe):
-    """The processor adds `Cache-Control: private` only to answers that have no Cache-Control of their own."""
-    class mine:
-        def GET(self):
-            web.header("Cache-Control", "no-store")
-            return str(recipe.session.count)
-
-    recipe.app.add_mapping("/mine", mine)
-    for path, cache_control in [("/mine", ["no-store"]), ("/peek", ["private"]), ("/", ["public, max-age=300"])]:
-        headers = recipe.app.request(path).header_items
-        assert [value for name, value in headers if name == "Cache-Control"] == cache_control, path
-
-
 @pytest.mark.parametrize("send_cookie", [True, False])
 def test_web_py_session_on_the_public_page(recipe, calls, send_cookie):
     """web.py's own Session: store calls and a write; with `session.send_cookie = False`, no write but store calls."""

@@ -64,9 +64,10 @@ def test_the_blog_is_made_without_the_reloader_only_when_debug_is_off_first(tmp_
     code = "import app, blog; print(len(blog.app.processors), len(app.app.processors))"
     output = subprocess.check_output([sys.executable, "-c", code], cwd=tmp_path, text=True,
                                      env=python_env({"PYTHONPATH": str(folder)}))
-    # web.py's own two processors; the reloader adds two more, the main app has the session's and the hook.
+    # web.py's own two processors; the reloader adds two more, the main app has cache_control's, the
+    # session's and the hook.
     blog_processors = 2 if debug_off_first else 4
-    assert output.split() == [str(blog_processors), "4"]
+    assert output.split() == [str(blog_processors), "5"]
 
 
 def test_the_blogs_reloader_keeps_the_session_but_reloads_the_blog(tmp_path, recipe_server):

@@ -1,6 +1,8 @@
 """A shopping cart in the session: a dict of item -> quantity."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 urls = (
@@ -11,6 +13,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(app, web.session.DiskStore("sessions"))
 PLAIN_TEXT = "text/plain; charset=utf-8"
 

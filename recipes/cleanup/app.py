@@ -5,6 +5,8 @@ import time
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
@@ -60,6 +62,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 cleaning = sys.argv[1:] == ["--cleanup"]  # `python app.py --cleanup` instead of a port
 
 # Checked by the server too, so that a typo shows on start, not in the first cleanup.

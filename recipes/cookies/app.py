@@ -4,6 +4,7 @@ import sys
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from hardened_cookie import SAMESITE_VALUES, use_hardened_session_cookie
 
 # The debugger's reloader imports this module a second time and the two
@@ -21,6 +22,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session, which it runs around
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )

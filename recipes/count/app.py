@@ -1,6 +1,8 @@
 """Count visits with a web.py session stored on disk."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -11,6 +13,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # One file per session in ./sessions, next to wherever the app is started.
 session = web.session.Session(

@@ -3,6 +3,7 @@ import html
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from csrf_tokens import check_token, csrf_token
 from hardened_cookie import use_hardened_session_cookie
 from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
@@ -18,6 +19,7 @@ urls = ("/form", "form")
 use_hardened_session_cookie()
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"message": ""}
 )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -15,6 +16,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook (web.py spells it postgres://)
 database_url = os.environ.get("DATABASE_URL", "sqlite:///sessions.db")

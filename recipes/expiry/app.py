@@ -6,6 +6,7 @@ import time
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from hardened_cookie import use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
 from logout import logout_handler
@@ -41,6 +42,7 @@ class RememberMeSession(web.session.Session):
 use_hardened_session_cookie()  # why: see the login recipe, "Another host of your domain"
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = RememberMeSession(
     app, FinalDiskStore("sessions"), initializer={"username": None}
 )

@@ -3,6 +3,8 @@ import os
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -13,6 +15,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 # A dict initializer is deep-copied: every new session gets a list of its own.
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"messages": []}

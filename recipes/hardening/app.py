@@ -7,6 +7,7 @@ import tempfile
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from store_unavailable import answer_503_when_the_store_fails
 
 # The debugger's reloader imports this module a second time and the two
@@ -51,19 +52,21 @@ class PrivateDiskStore(web.session.DiskStore):
 
 
 class DeletionTolerantSession(web.session.Session):
-    """A session deleted by another request between web.py's check and its read is not an error."""
+    """A session deleted by another request between web.py's checks and its read is not an error."""
 
     def _load(self):
         try:
             super()._load()
-        except KeyError:  # DiskStore's, naming the id, a 500 with web.py's Session
+        except (KeyError, FileNotFoundError):  # DiskStore's, naming the id: a 500 with web.py's Session
             super()._load()  # not in the store any more: a new session, as for an unknown id
 
 
 def development():
     """Only web.py's own server on a loopback address, `python app.py 127.0.0.1:8080`."""
-    if __name__ != "__main__" or "PORT" in os.environ:  # web.py listens on 0.0.0.0:$PORT
-        return False
+    if __name__ != "__main__" or {"PORT", "SERVER_SOFTWARE", "PHP_FCGI_CHILDREN"} & set(os.environ):
+        return False  # web.py then listens on 0.0.0.0:$PORT, or serves FastCGI to another server
+    if {"fcgi", "fastcgi", "scgi"} & set(sys.argv[1:]):
+        return False  # FastCGI or SCGI, for another server: not web.py's own
     try:
         host = web.net.validip(sys.argv[1] if len(sys.argv) > 1 else "")[0]
         return ipaddress.ip_address(host).is_loopback
@@ -84,6 +87,7 @@ if secure not in ("True", "False"):
 web.config.session_parameters.secure = secure == "True"
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 try:
     store = PrivateDiskStore("sessions")
 except OSError as error:
@@ -102,7 +106,7 @@ class count:
 
 
 class reset:
-    def GET(self):
+    def POST(self):  # it changes the session: no link may do it
         session.kill()
         return "Reset"
 

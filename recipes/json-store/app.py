@@ -5,6 +5,7 @@ import sys
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from signed_json_store import SignedJsonStore, StoreUnavailable
 from store_unavailable import answer_503_when_the_store_fails
 
@@ -19,6 +20,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 secret = os.environ.get("SESSION_SECRET")
 if secret is None:

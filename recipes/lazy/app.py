@@ -4,6 +4,7 @@ import time
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from lazy_session import LazySession
 
 # The debugger's reloader imports this module a second time and the two
@@ -34,6 +35,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = LazySession(app, TouchedDiskStore("sessions"), initializer={"count": 0})
 
 

@@ -14,11 +14,8 @@ class LazySession(web.session.Session):
             return handler()
         finally:
             before = web.ctx.get("session_before")
-            if before is not None:  # the handler used the session
-                if not any(name.lower() == "cache-control" for name, _ in web.ctx.headers):  # the handler's wins
-                    web.header("Cache-Control", "private")  # this answer is one visitor's
-                if dict(self._data) != before:
-                    self._save()
+            if before is not None and dict(self._data) != before:  # used, and changed
+                self._save()
 
     def _use(self):
         if "session_before" not in web.ctx:

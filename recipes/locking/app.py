@@ -9,6 +9,7 @@ import sys
 import redis
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from locked_session import LockedSession
 from locking_stores import DiskStore, PostgresStore, RedisStore
 
@@ -38,6 +39,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # Only the chosen store is made, so only its files or tables appear.
 STORES = {"disk": lambda: DiskStore("sessions"), "postgres": postgres_store, "redis": redis_store}

@@ -1,6 +1,7 @@
 """Log in and out with a web.py session, giving the session a new id at login (logins.py)."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from hardened_cookie import use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
 from logout import logout_handler
@@ -21,6 +22,7 @@ urls = (
 use_hardened_session_cookie()
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
     app, FinalDiskStore("sessions"), initializer={"username": None}
 )

@@ -4,6 +4,8 @@ import sys
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 web.config.debug = False
 
 urls = (
@@ -50,6 +52,7 @@ if isinstance(samesite, str) and samesite.lower() == "none" and not web.config.s
     sys.exit(f"{PREFIX}SAMESITE={samesite} needs {PREFIX}SECURE=True: Chromium, for one, rejects it otherwise")
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )

@@ -8,6 +8,7 @@ import psycopg
 import web
 from psycopg.types.json import Jsonb
 
+from cache_control import keep_sessions_out_of_caches
 from sessions_table import prepare_sessions_table
 from store_unavailable import answer_503_when_the_store_fails
 
@@ -78,6 +79,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: libpq's PG* variables.
 database_url = os.environ.get("DATABASE_URL", "")

@@ -6,6 +6,8 @@ import sys
 import cheroot.server
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
@@ -80,6 +82,7 @@ def bind_session_to_client(handler):
 
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 app.add_processor(bind_session_to_client)  # before Session() adds its own
 web.config.session_parameters.ignore_change_ip = False
 session = web.session.Session(

@@ -5,6 +5,7 @@ import sys
 import redis
 import web
 
+from cache_control import keep_sessions_out_of_caches
 from redis_store import RedisStore
 from store_unavailable import answer_503_when_the_store_fails
 
@@ -16,6 +17,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")

@@ -1,12 +1,15 @@
 """The application, in a module that web.py's reloader runs again when it changes."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 urls = (
     "/count", "count",
     "/reset", "reset",
 )
 
 app = web.application(urls, globals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # A reload runs this file again. Keep the first Session: it is the one attached
 # to the application that is serving, and the one that loads each request's data.

@@ -6,6 +6,7 @@ import psycopg
 import web
 from psycopg_pool import ConnectionPool
 
+from cache_control import keep_sessions_out_of_caches
 from lazy_session import LazySession
 from resilient_stores import FileStore, PostgresStore, StoreUnavailable
 from sessions_table import prepare_sessions_table
@@ -30,6 +31,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: files in sessions/.
 database_url = os.environ.get("DATABASE_URL")
@@ -55,6 +57,7 @@ session = LazySession(app, store, initializer={"count": 0})
 
 class public:
     def GET(self):
+        web.header("Cache-Control", "public, max-age=300")  # the same page for everyone
         return "Welcome: this page uses no session.\n"
 
 

@@ -9,6 +9,7 @@ import web
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from cache_control import keep_sessions_out_of_caches
 from redis_store import RedisStore
 from sessions_table import prepare_sessions_table
 from store_unavailable import answer_503_when_the_store_fails
@@ -82,6 +83,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 # Which process answered: this machine's name and the port this process listens on.
 served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.argv) > 1 else 8080}"
 app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))

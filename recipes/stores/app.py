@@ -7,6 +7,8 @@ import threading
 
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 urls = (
@@ -15,6 +17,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 
 class ShelfStore(web.session.ShelfStore):

@@ -1,6 +1,8 @@
 """One session shared by the main application and the blog mounted at /blog."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 # Debug mode's reloader re-imports this module, which breaks sessions (see the
 # count recipe). Each application decides on it when it is made: turn it off
 # before the blog's is made too, or the blog would reload itself in production.
@@ -14,6 +16,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )

@@ -1,6 +1,8 @@
 """Count visits with a web.py session: the application that test_app.py tests."""
 import web
 
+from cache_control import keep_sessions_out_of_caches
+
 # Debug mode's reloader would import this module a second time and break the session.
 web.config.debug = False
 
@@ -10,6 +12,7 @@ urls = (
 )
 
 app = web.application(urls, locals())
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
 # One file per session in ./sessions, next to wherever the app is started.
 session = web.session.Session(

@@ -34,6 +34,7 @@ class Recipe:
     entry: str = "/count"  # what a first visit asks for; a /count recipe counts visits from 1
     cookie: str = "webpy_session_id"  # the session cookie's name
     disk: Disk | None = None  # sessions kept in files: what a disk fault does (None: not in files)
+    public: str = ""  # a page that uses no session and says any cache may keep it ("": none)
 
     @property
     def app(self):
@@ -62,7 +63,7 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     Recipe("flash", entry="/", disk=ON_FILES),
     Recipe("hardening", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
     Recipe("json-store", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
-    Recipe("lazy", disk=ON_FILES),
+    Recipe("lazy", disk=ON_FILES, public="/"),
     # A known session's lock file cannot be opened on a read-only disk: 503. A newcomer takes no
     # lock (no id yet), and web.py's DiskStore loses its write. On a full disk the lock file opens.
     Recipe("locking", disk=Disk(read_only=(UNAVAILABLE, LOST))),
@@ -72,7 +73,7 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     Recipe("proxy", disk=ON_FILES),
     Recipe("redis"),
     Recipe("reloader", disk=ON_FILES),
-    Recipe("resilience", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
+    Recipe("resilience", public="/", disk=Disk(full=(UNAVAILABLE, UNAVAILABLE), read_only=(UNAVAILABLE, UNAVAILABLE))),
     Recipe("scale-out"),
     Recipe("stores", disk=ON_FILES),
     Recipe("subapp", disk=ON_FILES),
