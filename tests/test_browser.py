@@ -34,7 +34,7 @@ def search(tab, site_url, language, query):
     tab.page.goto(site_url + HOME[language])
     tab.page.locator("input.md-search__input").fill(query)
     hits = tab.page.locator(".md-search-result__item > a.md-search-result__link")
-    hits.first.wait_for()
+    hits.first.wait_for(timeout=30_000)  # the worker builds the index first: slow on a loaded machine
     return hits.evaluate_all("links => links.map(link => [link.href, link.innerText])")
 
 

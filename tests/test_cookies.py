@@ -251,7 +251,7 @@ def test_a_handlers_cache_control_is_kept_only_when_no_cookie_goes_out(tmp_path,
             def GET(self, cookie):
                 web.header("Cache-Control", "public, max-age=300")
                 recipe.session.send_cookie = cookie == "cookie"
-                return "the same page for everyone"
+                return "one page, whoever asks"
 
         recipe.app.add_mapping("/public/(no-cookie|cookie)", public)
         answers[name] = [[(header, value.split("=")[0] if header == "Set-Cookie" else value)
