@@ -182,3 +182,17 @@ def test_the_repositorys_address_is_the_same_everywhere():
     named = {where: sorted(set(re.findall(r"https://github\.com/[\w-]+/[\w-]+", text)))
              for where, text in elsewhere.items()}
     assert all(addresses == [REPOSITORY] for addresses in named.values()), named
+
+
+def test_a_file_of_the_repository_named_on_a_page_links_to_it_there(site):
+    """`tests/test_login.py` on a page is a link to that file in the repository, on every page."""
+    named = []
+    for url in built_pages(site):
+        for code in page(site, url.lstrip("/")).select("article code"):
+            path = code.get_text()
+            if re.fullmatch(r"(tests|bench|recipes|tools)/[\w./-]+\.\w+", path) and (REPO / path).is_file():
+                link = code.parent if code.parent.name == "a" else None
+                named.append((url, path, link and link["href"]))
+    assert len(named) > 100
+    assert [(url, path, href) for url, path, href in named
+            if href != f"{REPOSITORY}/blob/main/{path}"] == []
