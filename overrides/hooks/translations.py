@@ -57,8 +57,21 @@ def on_files(files, config):
 ALTERNATE_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^"]*">')
 
 
+# What Python-Markdown and mkdocs-jupyter write in English on every page, in French on French pages
+# (Material's own strings come from overrides/partials/language.html).
+FRENCH_STRINGS = {
+    'title="Permanent link"': 'title="Lien permanent"',
+    'aria-label="Copy to Clipboard"': 'aria-label="Copier dans le presse-papier"',
+    ">Copied!<": ">Copié\u00a0!<",
+}
+
+
 def on_post_page(output, page, config):
-    return ALTERNATE_LINK.sub("", output)
+    output = ALTERNATE_LINK.sub("", output)
+    if page is not None and getattr(page.file, "locale", None) == "fr":
+        for english, french in FRENCH_STRINGS.items():
+            output = output.replace(english, french)
+    return output
 
 
 def on_post_template(output, template_name, config):
