@@ -5,6 +5,7 @@ so that the two files run side by side)."""
 import zipfile
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from harness import REPO
 from harness.browser import copy
@@ -30,11 +31,22 @@ def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
 
 
 def search(tab, site_url, language, query):
-    """Material's search on the language's home page: the addresses of the hits, and their text."""
+    """Material's search on the language's home page: the addresses of the hits, and their text.
+    A query typed before the search worker has built its index may be dropped: typed again."""
     tab.page.goto(site_url + HOME[language])
-    tab.page.locator("input.md-search__input").fill(query)
+    field = tab.page.locator("input.md-search__input")
     hits = tab.page.locator(".md-search-result__item > a.md-search-result__link")
-    hits.first.wait_for(timeout=30_000)  # the worker builds the index first: slow on a loaded machine
+    field.fill(query)
+    for attempt in range(6):
+        if attempt:
+            field.press("End")
+            field.press_sequentially(" ")
+            field.press("Backspace")
+        try:
+            hits.first.wait_for(timeout=5_000)
+            break
+        except PlaywrightTimeout:
+            continue
     return hits.evaluate_all("links => links.map(link => [link.href, link.innerText])")
 
 
