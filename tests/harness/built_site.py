@@ -109,7 +109,7 @@ def site_url(site):
 
 
 DOCS = REPO / "docs"
-CONSOLE = re.compile(r"^[ \t]*```console\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+CONSOLE = re.compile(r'^[ \t]*```console(?:[ \t]+title="[^"\n]*")?[ \t]*\n(.*?)^[ \t]*```', re.MULTILINE | re.DOTALL)
 HOME = {"en": "", "fr": "fr/"}
 
 
