@@ -72,3 +72,54 @@ def test_every_console_block_is_one_the_harness_runs(page):
     """A `console` fence with anything but a title after it would be neither run nor checked."""
     text = page.read_text(encoding="utf-8")
     assert len(FENCE_LINE.findall(text)) == len(CONSOLE.findall(text)), FENCE_LINE.findall(text)
+
+
+def twins(site):
+    """(English address, French address, English page, French page) for every page of the built site."""
+    built = pages(site)
+    return [(url, "fr/" + url.lstrip("/"), soup, built["fr/" + url.lstrip("/")])
+            for url, soup in built.items() if not url.startswith("fr/")]
+
+
+def admonitions(soup):
+    """The kinds of the page's admonitions, in order (`info` is the box of what a recipe page needs)."""
+    return [next(kind for kind in box["class"] if kind != "admonition") for box in soup.select("article .admonition")]
+
+
+#: Where a page warns of something unsafe, the kind of admonition it does it in (twins alike).
+WARNINGS = {"production/json-store/": "danger", "security/login/": "danger", "security/hardening/": "warning"}
+
+
+def test_warnings_are_admonitions_and_before_production_is_one(site):
+    """Every "Before production" section is one warning admonition, the whole section; the pages
+    that warn of something unsafe do it in an admonition; French twins have the same ones."""
+    sections, not_one, unlike, missing = 0, {}, {}, {}
+    for english, french, soup, twin in twins(site):
+        for url, page in [(english, soup), (french, twin)]:
+            heading = page.select_one("article h2#before-production")
+            if heading:
+                sections += 1
+                after = [element.name + "." + ".".join(element.get("class", [])) for element in heading.find_next_siblings()]
+                if after != ["div.admonition.warning"]:
+                    not_one[url] = after
+        if admonitions(soup) != admonitions(twin):
+            unlike[english] = (admonitions(soup), admonitions(twin))
+        if english in WARNINGS and WARNINGS[english] not in admonitions(soup):
+            missing[english] = admonitions(soup)
+    assert (not_one, unlike, missing) == ({}, {}, {})
+    assert sections == 2 * sum("\n## Before production\n" in page.read_text(encoding="utf-8")
+                               for page in DOCS.rglob("*.md") if not page.name.endswith(".fr.md"))
+
+
+HEADINGS = "article :is(h1, h2, h3, h4, h5, h6)[id]"
+
+
+def test_twins_have_the_same_headings_in_the_same_order(site):
+    """The language switch maps the n-th heading of a page to the n-th of its twin: their levels
+    must be the same, in the same order (a title first)."""
+    unlike = {}
+    for english, french, soup, twin in twins(site):
+        levels = [[heading.name for heading in page.select(HEADINGS)] for page in (soup, twin)]
+        if levels[0] != levels[1] or levels[0][:1] != ["h1"]:
+            unlike[english] = levels
+    assert unlike == {}
