@@ -7,8 +7,8 @@ import zipfile
 import pytest
 
 from harness import REPO
-from harness.browser import copy
-from harness.built_site import ARTIFACTS, HOME
+from harness.browser import copy, switch_language
+from harness.built_site import ARTIFACTS, HEADINGS, HOME
 from harness.in_process import import_recipe
 
 pytestmark = pytest.mark.browser
@@ -117,9 +117,6 @@ def test_screenshots(site_url, open_tab, language):
     assert tab.problems() == []
 
 
-HEADINGS = "article :is(h1, h2, h3, h4, h5, h6)[id]"
-
-
 def heading_ids(tab):
     return tab.page.locator(HEADINGS).evaluate_all("headings => headings.map(heading => heading.id)")
 
@@ -147,24 +144,18 @@ def test_the_language_switch_keeps_the_section(site_url, open_tab, english, fren
     position = max(index for index, (one, other) in enumerate(zip(english_ids, french_ids)) if one != other)
     assert position >= 3, english_ids
     tab.page.goto(f"{site_url}{english}#{english_ids[position]}")
-    switch_language(tab, "fr")
+    switch_language(tab.page, "fr")
     assert tab.page.url == f"{site_url}{french}#{french_ids[position]}"
     assert in_view(tab, french_ids[position]) and tab.page.evaluate("scrollY") > 0
     tab.page.evaluate("id => { location.hash = id }", french_ids[1])  # the reader follows the table of contents
-    switch_language(tab, "en")
+    switch_language(tab.page, "en")
     assert tab.page.url == f"{site_url}{english}#{english_ids[1]}"
     assert in_view(tab, english_ids[1])
     tab.page.goto(f"{site_url}{english}#no-such-heading")
-    switch_language(tab, "fr")
+    switch_language(tab.page, "fr")
     assert tab.page.url == site_url + french
     tab.page.goto(site_url + english)
     tab.page.goto(f"{site_url}{french}#twin-heading-{len(french_ids)}")  # a position the page lacks: the top
     assert tab.page.url == site_url + french
     assert tab.page.evaluate("scrollY") == 0
     assert tab.problems() == []
-
-
-def switch_language(tab, language):
-    tab.page.locator(".md-header__option .md-select").hover()
-    tab.page.locator(f"a.md-select__link[hreflang={language}]").click()
-    tab.page.wait_for_load_state()

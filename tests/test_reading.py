@@ -4,7 +4,7 @@ import re
 import pytest
 from bs4 import BeautifulSoup
 
-from harness.built_site import CONSOLE, DOCS, built_pages
+from harness.built_site import CONSOLE, DOCS, HEADINGS, built_pages
 from harness.transcripts import START_LINE
 
 
@@ -109,9 +109,6 @@ def test_warnings_are_admonitions_and_before_production_is_one(site):
     assert (not_one, unlike, missing) == ({}, {}, {})
     assert sections == 2 * sum("\n## Before production\n" in page.read_text(encoding="utf-8")
                                for page in DOCS.rglob("*.md") if not page.name.endswith(".fr.md"))
-
-
-HEADINGS = "article :is(h1, h2, h3, h4, h5, h6)[id]"
 
 
 def test_twins_have_the_same_headings_in_the_same_order(site):
