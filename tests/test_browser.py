@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from harness import REPO
-from harness.browser import copy
-from harness.built_site import ARTIFACTS, HOME
+from harness.browser import copy, switch_language
+from harness.built_site import ARTIFACTS, HEADINGS, HOME
 from harness.in_process import import_recipe
 
 pytestmark = pytest.mark.browser
@@ -126,4 +126,48 @@ def test_screenshots(site_url, open_tab, language):
         title = tab.page.locator("article h1").bounding_box()
         assert title and 0 <= title["y"] < 900, (name, title)
         tab.page.screenshot(path=ARTIFACTS / f"{name}.{language}.png", full_page=True)
+    assert tab.problems() == []
+
+
+def heading_ids(tab):
+    return tab.page.locator(HEADINGS).evaluate_all("headings => headings.map(heading => heading.id)")
+
+
+def in_view(tab, heading_id):
+    """Whether the heading is in the window, below the header."""
+    return tab.page.evaluate("""id => {
+        const top = document.getElementById(id).getBoundingClientRect().top;
+        return top >= document.querySelector(".md-header").offsetHeight && top < innerHeight;
+    }""", heading_id)
+
+
+@pytest.mark.parametrize("english, french", [("basics/count/", "fr/basics/count/"),
+                                             ("production/performance/", "fr/production/performance/")])
+def test_the_language_switch_keeps_the_section(site_url, open_tab, english, french):
+    """On page#section, the switch lands on the twin page at its heading of the same position (the
+    ids differ: slugs of translated titles), both ways; from an anchor that is not a heading, or to a
+    position the twin lacks, at the top."""
+    tab = open_tab(site_url, viewport={"width": 1280, "height": 900})
+    tab.page.goto(site_url + french)
+    french_ids = heading_ids(tab)
+    tab.page.goto(site_url + english)
+    english_ids = heading_ids(tab)
+    # Deep in the page: the last heading whose id differs from its twin's.
+    position = max(index for index, (one, other) in enumerate(zip(english_ids, french_ids)) if one != other)
+    assert position >= 3, english_ids
+    tab.page.goto(f"{site_url}{english}#{english_ids[position]}")
+    switch_language(tab.page, "fr")
+    assert tab.page.url == f"{site_url}{french}#{french_ids[position]}"
+    assert in_view(tab, french_ids[position]) and tab.page.evaluate("scrollY") > 0
+    tab.page.evaluate("id => { location.hash = id }", french_ids[1])  # the reader follows the table of contents
+    switch_language(tab.page, "en")
+    assert tab.page.url == f"{site_url}{english}#{english_ids[1]}"
+    assert in_view(tab, english_ids[1])
+    tab.page.goto(f"{site_url}{english}#no-such-heading")
+    switch_language(tab.page, "fr")
+    assert tab.page.url == site_url + french
+    tab.page.goto(site_url + english)
+    tab.page.goto(f"{site_url}{french}#twin-heading-{len(french_ids)}")  # a position the page lacks: the top
+    assert tab.page.url == site_url + french
+    assert tab.page.evaluate("scrollY") == 0
     assert tab.problems() == []

@@ -7,17 +7,11 @@ import textwrap
 
 import pytest
 
-from harness.browser import copy
+from harness.browser import copy, switch_language
 from harness.built_site import CONSOLE, built_pages, english_pages, url_of
 from harness.transcripts import parse_transcript
 
 pytestmark = pytest.mark.browser
-
-
-def switch_language(page, language):
-    page.locator(".md-header__option .md-select").hover()
-    page.locator(f"a.md-select__link[hreflang={language}]").click()
-    page.wait_for_load_state()
 
 
 def switch_address(page, language):

@@ -13,7 +13,9 @@ from harness.transcripts import matches, page_tests, parse_transcript, run_in_te
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
-FENCE = re.compile(r"^[ \t]*```(console|pycon)\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+# A block's language, the number of the terminal its title names (translated around it), its text.
+FENCE = re.compile(r'^[ \t]*```(console|pycon)(?:[ \t]+title="(?:Terminal (\d+))?[^"\n]*")?[ \t]*\n(.*?)^[ \t]*```',
+                   re.MULTILINE | re.DOTALL)
 
 
 def run_page(path, services):
@@ -178,3 +180,16 @@ def test_no_test_module_imports_another():
                  if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("test_")
                  or isinstance(node, ast.Import) and any(alias.name.startswith("test_") for alias in node.names)]
     assert importing == []
+
+
+def test_titled_blocks_run_in_order_with_the_server_kept_between_them(tmp_path, services):
+    """A block titled for its terminal is a transcript like any other; the server started in one
+    block answers the next, and a wrong line in a titled block fails the page."""
+    server = '```console title="Terminal 1: the server"\n$ python recipes/count/app.py 8080\nhttp://0.0.0.0:8080/\n```\n\n'
+    client = '```console title="Terminal 2: the client"\n$ curl -s -c c.txt -b c.txt http://127.0.0.1:8080/count\n{}\n```\n\n'
+    page = tmp_path / "titled.md"
+    page.write_text(server + client.format(1) + client.format(2))
+    run_page(page, services)
+    page.write_text(server + client.format(1) + client.format(3))
+    with pytest.raises(AssertionError, match="--- expected\n3\n--- got\n2\n"):
+        run_page(page, services)

@@ -68,6 +68,13 @@ def copy(page, block):
     return page.evaluate("navigator.clipboard.readText()")
 
 
+def switch_language(page, language):
+    """Follow the header's language switch to `language`, as a reader does."""
+    page.locator(".md-header__option .md-select").hover()
+    page.locator(f"a.md-select__link[hreflang={language}]").click()
+    page.wait_for_load_state()
+
+
 @functools.cache
 def search_config(index_url):
     with urllib.request.urlopen(index_url) as response:

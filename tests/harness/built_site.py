@@ -109,8 +109,11 @@ def site_url(site):
 
 
 DOCS = REPO / "docs"
-CONSOLE = re.compile(r"^[ \t]*```console\n(.*?)^[ \t]*```", re.MULTILINE | re.DOTALL)
+CONSOLE = re.compile(r'^[ \t]*```console(?:[ \t]+title="[^"\n]*")?[ \t]*\n(.*?)^[ \t]*```', re.MULTILINE | re.DOTALL)
 HOME = {"en": "", "fr": "fr/"}
+# A page's headings, in order: the language switch maps them by position to its twin's
+# (overrides/assets/javascripts/language-switch.js selects the same).
+HEADINGS = "article :is(h1, h2, h3, h4, h5, h6)[id]"
 
 
 def url_of(source):

@@ -38,7 +38,9 @@ from pathlib import Path
 from sybil import Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
+from sybil.parsers.abstract import AbstractCodeBlockParser
 from sybil.parsers.markdown import CodeBlockParser
+from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 from harness import RECIPES, REPO
 from harness.processes import BackgroundServer, RecipeExited, free_port, nginx_binary, python_env
@@ -193,10 +195,17 @@ def _trim(text):
     return "\n".join(line.rstrip() for line in text.strip("\n").splitlines())
 
 
-class ConsoleParser(CodeBlockParser):
-    """``console`` blocks: transcripts run against the page's recipe."""
+# ```console, or ```console title="Terminal 1: the server": a title names the reader's terminal.
+CONSOLE_INFO = re.compile(r'(?P<language>console)(?:[ \t]+title="[^"\n]*")?[ \t]*$\n', re.MULTILINE)
+
+
+class ConsoleParser(AbstractCodeBlockParser):
+    """``console`` blocks, titled or not: transcripts run against the page's recipe."""
 
     language = "console"
+
+    def __init__(self):
+        super().__init__([RawFencedCodeBlockLexer(CONSOLE_INFO, {"language": "arguments", "source": "source"})])
 
     def evaluate(self, example):
         page = example.namespace.get("page")
