@@ -86,6 +86,14 @@ def post(server, path, form=None, **options):
     return request(server, path, "POST", form=form, **options)
 
 
+def post_form(server, path, form, cookie=None, **options):
+    """POST `form` to `path` as a browser posts the form of that page: the page fetched first (with
+    the session `cookie`, or as a new visitor), the form's CSRF token and the session's cookie sent back."""
+    page = get(server, path, cookie=cookie, **options)
+    token = form_field(page.text, "csrf_token")
+    return post(server, path, dict(form, csrf_token=token), cookie=cookie or page.cookie(), **options)
+
+
 class Visitor:
     """One visitor: sends back the session cookie each answer sets, as a browser does."""
 

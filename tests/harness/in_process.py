@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harness import RECIPES
-from harness.client import SESSION_COOKIES
+from harness.client import SESSION_COOKIES, form_field
 
 
 def import_recipe(slug, app=None):
@@ -36,6 +36,16 @@ def cookie_header(response, name=None):
         if header == "Set-Cookie" and value.split("=")[0] in ([name] if name else SESSION_COOKIES):
             return {"Cookie": value.split(";")[0]}
     raise AssertionError(f"the answer sets no {name or 'session'} cookie: {response.header_items}")
+
+
+def post_form(app, path, form, headers=None, **options):
+    """``app.request()`` POSTs `form` to `path` as a browser posts the form of that page: the page
+    fetched first (with the session's Cookie `headers`, or as a new visitor), its CSRF token and the
+    session's cookie sent back. `options` go to both requests (env=...)."""
+    page = app.request(path, headers=headers or {}, **options)
+    token = form_field(page.data.decode(), "csrf_token")
+    return app.request(path, method="POST", data=dict(form, csrf_token=token), headers=headers or cookie_header(page),
+                       **options)
 
 
 def recorded_calls(monkeypatch, cls, method, name_of):
