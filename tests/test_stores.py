@@ -260,7 +260,7 @@ def test_reset_of_a_session_never_saved(tmp_path, monkeypatch, store):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SESSION_STORE", store)
     recipe = import_recipe("stores")
-    response = recipe.app.request("/reset")
+    response = recipe.app.request("/reset", method="POST")
     if store == "shelf":  # now, in tmp_path: dbm.dumb writes its index to a relative path when it closes
         recipe.session.store.shelf.close()
     assert (response.status, response.data) == ("200 OK", b"Reset")
@@ -299,6 +299,6 @@ def test_the_shelf_dat_file_keeps_a_deleted_session(shelf_recipe, tmp_path):
     """dbm.dumb never reclaims the space of a deleted value: the session's data stays in .dat."""
     returning = cookie_header(shelf_recipe.app.request("/count"))
     session_id = returning["Cookie"].split("=")[1]
-    shelf_recipe.app.request("/reset", headers=returning)
+    shelf_recipe.app.request("/reset", method="POST", headers=returning)
     assert session_id not in shelf_recipe.session.store.shelf
     assert session_id.encode() in (tmp_path / "sessions.shelf.dat").read_bytes()

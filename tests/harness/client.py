@@ -43,6 +43,12 @@ def form_field(page, name):
     return page.split(f'name="{name}" value="')[1].split('"')[0]
 
 
+def method_for(path):
+    """The method a recipe's page takes: POST for /reset, which changes the session (no link may do
+    it), GET for the others."""
+    return "POST" if path == "/reset" else "GET"
+
+
 def port_of(server):
     return server if isinstance(server, int) else server.port
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harness import RECIPES
-from harness.client import SESSION_COOKIES, form_field
+from harness.client import SESSION_COOKIES, form_field, method_for
 
 
 def import_recipe(slug, app=None):
@@ -64,7 +64,7 @@ def store_calls_by_request(app, log):
     """What the store did, as ``log`` records it, for each kind of request to a ``/count`` recipe."""
     def calls(path, headers={}):
         log.clear()
-        response = app.request(path, headers=headers)
+        response = app.request(path, method_for(path), headers=headers)
         return response, list(log)
 
     first, first_calls = calls("/count")  # a process's first request: the cleanup, then a new visitor
