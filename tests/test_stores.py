@@ -266,6 +266,27 @@ def test_reset_of_a_session_never_saved(tmp_path, monkeypatch, store):
     assert (response.status, response.data) == ("200 OK", b"Reset")
 
 
+def test_a_session_added_during_the_memory_stores_cleanup_fails_its_request(tmp_path, monkeypatch):
+    """web.py's MemoryStore.cleanup() walks its dict with no lock: a session another thread adds in
+    between (here, at a chosen step: while the first entry is read) raises RuntimeError, and the
+    request that ran the cleanup (the process's first, then one per `timeout`) answers 500."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SESSION_STORE", "memory")
+    recipe = import_recipe("stores")
+    entries = recipe.session.store.d_store
+
+    class ReadWhileAnotherSessionIsAdded:
+        def __iter__(self):  # the cleanup unpacks each entry: (last use, data)
+            entries["added meanwhile"] = (0, {})
+            return iter((0, {}))
+
+    entries.update(first=ReadWhileAnotherSessionIsAdded(), second=(0, {}))
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        recipe.session.store.cleanup(10**9)
+    entries.pop("added meanwhile")
+    assert recipe.app.request("/count").status == "500 Internal Server Error"
+
+
 @pytest.fixture
 def shelf_recipe(tmp_path, monkeypatch):
     """The stores recipe on its shelf, imported as a new process would, its syncs counted."""
