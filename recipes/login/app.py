@@ -56,7 +56,7 @@ class login:
 
     def POST(self):
         username, password, sent = form_fields("username", "password", "csrf_token")
-        check_token(session, sent)  # 403 for another site's post: it would log the visitor in as its choice
+        check_token(session, sent)  # 403 for another site's post, which logs the visitor into its own account
         attempt = throttle.attempt(username, web.ctx.ip)  # 429 past the limit, before any hashing
         if not credentials_match(username, password):
             # One answer for an unknown name and a wrong password; the session is untouched.
