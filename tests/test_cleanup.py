@@ -12,7 +12,7 @@ import web
 
 from harness import RECIPES, REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import get, method_for
 from harness.in_process import cookie_header, import_recipe
 from harness.processes import RecipeExited, python_env, start_recipe
 
@@ -156,7 +156,7 @@ def removed_by_cleanup_during_the_request(recipe, monkeypatch, page, path_check)
         return found
 
     monkeypatch.setattr(web.session.os.path, "exists", exists_then_cleanup)
-    response = recipe.app.request(page, headers=cookie)
+    response = recipe.app.request(page, method_for(page), headers=cookie)
     monkeypatch.undo()
     return response, cookie["Cookie"]
 

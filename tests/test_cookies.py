@@ -37,7 +37,7 @@ def follow(page, start, url):
 COOKIE = "hardened_cookie.py"
 NO_SAMESITE = Change("the SameSite attribute", old="        samesite=samesite,", file=COOKIE)
 NO_LOADHOOK = Change("the loadhook that sends no new cookie to a post without one",
-                     old="app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))")
+                     old="app.add_processor(no_new_cookie_for_a_post_without_one(session))")
 NO_PREFIX = Change("the __Host- prefix", old='cookie_name="__Host-sid"', new='cookie_name="sid"', file=COOKIE)
 NOT_SECURE = Change("Secure", old="secure=True,", new="secure=False,", file=COOKIE)
 NOT_HTTPONLY = Change("HttpOnly", old="httponly=True,", new="httponly=False,", file=COOKIE)

@@ -1,8 +1,12 @@
 """What the count page says about web.py 0.76 beyond its transcripts."""
+import ast
+
 import pytest
 
+from harness import RECIPES
+
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import get, method_for, request
 from harness.copies import HELD_COUNT, Change, count_after_an_overlap, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import cookie_header, import_recipe
 
@@ -22,7 +26,7 @@ def test_debug_mode_breaks_the_session(tmp_path, recipe_server, guard):
     """Without `web.config.debug = False` the reloader makes a second Session: 500s."""
     changes = [DEBUG_ON, OLD_GUARD] if guard else [DEBUG_ON]
     server = recipe_server(recipe_copy("count", tmp_path, *changes))
-    statuses = [get(server, path).status for path in ["/count", "/reset"]]
+    statuses = [request(server, path, method_for(path)).status for path in ["/count", "/reset"]]
     assert statuses == [500, 500]
     assert "AttributeError: 'ThreadedDict' object has no attribute 'count'" in server.log()
     assert "AttributeError: 'ThreadedDict' object has no attribute 'session_id'" in server.log()
@@ -41,7 +45,7 @@ def test_count_with_the_test_client(tmp_path, monkeypatch):
     assert first.data == b"1"
     cookie = cookie_header(first)
     assert recipe.app.request("/count", headers=cookie).data == b"2"
-    assert recipe.app.request("/reset", headers=cookie).data == b"Reset"
+    assert recipe.app.request("/reset", method="POST", headers=cookie).data == b"Reset"
     assert list((tmp_path / "sessions").iterdir()) == []
 
 
@@ -49,3 +53,15 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(recipe_server,
     """No locking: a request that loaded the session before /reset deleted it writes it back after."""
     server = recipe_server(recipe_copy("count", tmp_path, *HELD_COUNT))
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
+
+
+def test_every_recipes_reset_takes_a_post_only():
+    """As the page says: /reset changes the session, so no recipe answers it to a GET (a link)."""
+    methods = {}
+    for path in sorted(RECIPES.glob("*/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name == "reset":
+                methods[str(path.relative_to(RECIPES))] = [item.name for item in node.body
+                                                           if isinstance(item, ast.FunctionDef)]
+    assert len(methods) > 10, methods
+    assert {path: names for path, names in methods.items() if names != ["POST"]} == {}

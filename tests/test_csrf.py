@@ -25,7 +25,7 @@ WEBPY_COOKIE_LAX = Change("the hardened cookie (web.py's own, with SameSite=Lax)
 KEEP_COOKIE = Change("no cookie on a refusal", old="        session.send_cookie = False\n", file=TOKENS)
 # The loadhook taken out: a post without the cookie gets a new session's.
 NEW_COOKIE = Change("the loadhook that sends no new cookie to a post without one",
-                    old="app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))\n")
+                    old="app.add_processor(no_new_cookie_for_a_post_without_one(session))\n")
 # Where the forged form comes from: (its host, the address its server listens on).
 ATTACKERS = {"another site": (OTHER_SITE, OTHER_SITE), "a sibling host": (SIBLING_HOST, "127.0.0.1")}
 

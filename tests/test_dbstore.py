@@ -12,7 +12,7 @@ import web
 
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import get, method_for
 from harness.copies import HELD_COUNT, count_after_an_overlap, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import cookie_header, import_recipe, table_counts
 from harness.processes import RecipeExited, python_env, start_recipe
@@ -47,7 +47,7 @@ def test_the_table_of_statements_is_measured(recipe, monkeypatch, page):
 
     def statements(path, headers={}):
         log.clear()
-        response = recipe.app.request(path, headers=headers)
+        response = recipe.app.request(path, method_for(path), headers=headers)
         assert log.count("connect") == 1, "one new connection per request"
         measured.append(len(log) - 1)
         return response

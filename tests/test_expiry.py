@@ -12,7 +12,7 @@ import web
 from harness.catalogue import DEMO_ACCOUNT
 from harness.client import form_field
 from harness.copies import Change, recipe_copy
-from harness.in_process import Clock, cookie_header, import_recipe
+from harness.in_process import Clock, cookie_header, import_recipe, post_form
 
 CHECK = Change("the expiry check", "app.add_processor(end_expired_login)")
 
@@ -32,7 +32,7 @@ def expiry(tmp_path, monkeypatch):
 
 
 def log_in(recipe, **fields):
-    response = recipe.app.request("/login", method="POST", data=dict(DEMO_ACCOUNT, **fields))
+    response = post_form(recipe.app, "/login", dict(DEMO_ACCOUNT, **fields))
     assert response.status.startswith("303") and response.headers["Location"].endswith("/whoami"), response.status
     return cookie_header(response)
 
@@ -82,9 +82,9 @@ def test_a_remembered_cookie_keeps_its_date_on_every_request(defence, expiry, mo
     recipe = expiry(*([] if defence else [web_py_session]), SESSION_ABSOLUTE_TIMEOUT="3600")
     # The whole process's clock: web.py dates the cookie with it too.
     clock = Clock(monkeypatch)
-    plain = recipe.app.request("/login", method="POST", data=DEMO_ACCOUNT)
+    plain = post_form(recipe.app, "/login", DEMO_ACCOUNT)
     logged_in_at = clock.now()
-    at_login = recipe.app.request("/login", method="POST", data=dict(DEMO_ACCOUNT, remember="on"))
+    at_login = post_form(recipe.app, "/login", dict(DEMO_ACCOUNT, remember="on"))
     clock.advance(600)  # ten minutes later
     later = recipe.app.request("/whoami", headers=cookie_header(at_login))
     assert cookie_date(plain) is None

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import RECIPES
-from harness.client import get, request
+from harness.client import get, method_for, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
 from harness.in_process import import_recipe
 from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
@@ -233,7 +233,7 @@ RACES = {
 
 def send(server, path, cookie):
     """GET /count, POST /reset (it changes the session)."""
-    return request(server, path, "POST" if path == "/reset" else "GET", cookie=cookie)
+    return request(server, path, method_for(path), cookie=cookie)
 
 
 def answer(response):

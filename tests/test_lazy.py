@@ -8,6 +8,7 @@ import pytest
 import web
 
 from harness import REPO
+from harness.client import method_for
 from harness.in_process import cookie_header, import_recipe, table_counts
 
 STORE_CALLS = ["__contains__", "__getitem__", "__setitem__", "__delitem__", "cleanup"]
@@ -33,7 +34,7 @@ def calls(recipe, monkeypatch):
 
 def measured(app, calls, path, headers={}):
     calls.clear()
-    response = app.request(path, headers=headers)
+    response = app.request(path, method_for(path), headers=headers)
     return response, list(calls)
 
 

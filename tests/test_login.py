@@ -10,9 +10,9 @@ import web
 
 from harness import RECIPES
 from harness.catalogue import DEMO_ACCOUNT, LOGIN_RECIPES
-from harness.client import form_field, get, post, request
+from harness.client import form_field, get, post, post_form, request
 from harness.copies import HOLD, Change, Holds, recipe_copy
-from harness.in_process import Clock, import_recipe
+from harness.in_process import Clock, import_recipe, post_form as post_form_in_process
 from harness.other_site import APP_HOST, OTHER_SITE, SIBLING_HOST
 from harness.processes import processor_seconds
 
@@ -23,9 +23,16 @@ def copy(slug, tmp_path, defence, *changes):
 
 
 def log_in(server, cookie=None, **fields):
-    response = post(server, "/login", dict(DEMO_ACCOUNT, **fields), cookie=cookie)
+    """The login form posted with the demo account (or `fields`), as a browser posts it: its token sent too."""
+    response = post_form(server, "/login", dict(DEMO_ACCOUNT, **fields), cookie=cookie)
     assert response.status == 303 and response.headers["Location"].endswith("/whoami"), response.status
     return response.cookie()
+
+
+def login_form(server):
+    """A new visitor's session cookie, and the token of the login form it is shown."""
+    page = get(server, "/login")
+    return page.cookie(), form_field(page.text, "csrf_token")
 
 
 def whoami(server, cookie):
@@ -102,10 +109,12 @@ def test_an_unknown_name_answers_as_a_wrong_password_and_as_slowly(slug, defence
     server = recipe_server(copy(slug, tmp_path, defence, early_return))
     seconds = {"alice": 0.0, "bob": 0.0}
     answers = set()
+    cookie, token = login_form(server)  # one session: the same page, token included, for every failure
     for _ in range(3):
         for name in seconds:
             before = processor_seconds(server)
-            response = post(server, "/login", {"username": name, "password": "queen"})
+            response = post(server, "/login", {"username": name, "password": "queen", "csrf_token": token},
+                            cookie=cookie)
             seconds[name] += processor_seconds(server) - before
             answers.add((response.status, response.text))
     assert len(answers) == 1 and answers.pop()[0] == 401
@@ -154,7 +163,8 @@ def test_a_request_running_at_logout_does_not_bring_the_login_back(slug, defence
         for trial in range(1, trials + 1):
             cookie = log_in(server)
             token = logout_token(server, cookie)
-            held = pool.submit(post, server, "/login", dict(DEMO_ACCOUNT, password=HELD_PASSWORD), cookie=cookie)
+            held = pool.submit(post, server, "/login", dict(DEMO_ACCOUNT, password=HELD_PASSWORD, csrf_token=token),
+                               cookie=cookie)
             holds.wait(trial)
             logout = log_out(server, cookie, token).status
             holds.release(trial)
@@ -169,8 +179,10 @@ def test_a_request_running_at_logout_does_not_bring_the_login_back(slug, defence
         assert all(answer["in the store"] for answer in answers), answers
 
 
-NOT_UTF8 = (b"username=alice&password=\xff", "application/x-www-form-urlencoded")
-A_FILE = ("--x\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n"
+# TOKEN: the form's token, put in by the test, so that the token check lets the body through.
+NOT_UTF8 = (b"csrf_token=TOKEN&username=alice&password=\xff", "application/x-www-form-urlencoded")
+A_FILE = ("--x\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nTOKEN\r\n"
+          "--x\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n"
           "--x\r\nContent-Disposition: form-data; name=\"password\"; filename=\"p.txt\"\r\n\r\n"
           "wonderland\r\n--x--\r\n", "multipart/form-data; boundary=x")
 FORM_CHECKS = {  # what no login form sends: (body, its type), the check that refuses it, undone
@@ -187,7 +199,9 @@ FORM_CHECKS = {  # what no login form sends: (body, its type), the check that re
 def test_what_no_login_form_sends_is_a_bad_request_not_an_error(slug, case, defence, tmp_path, recipe_server):
     (body, content_type), check = FORM_CHECKS[case]
     server = recipe_server(copy(slug, tmp_path, defence, check))
-    response = post(server, "/login", body=body, headers={"Content-Type": content_type})
+    cookie, token = login_form(server)
+    body = body.replace(b"TOKEN", token.encode()) if isinstance(body, bytes) else body.replace("TOKEN", token)
+    response = post(server, "/login", body=body, headers={"Content-Type": content_type}, cookie=cookie)
     assert response.status == (400 if defence else 500)
     assert ("Traceback" in server.log()) is not defence
 
@@ -198,7 +212,9 @@ def test_a_password_in_the_url_is_not_read(slug, defence, tmp_path, recipe_serve
     """web.input() reads the query string as well as the body unless told _method="post"."""
     body_only = Change("the body-only reading of the form", 'web.input(_method="post", ', "web.input(", file=LOGINS)
     server = recipe_server(copy(slug, tmp_path, defence, body_only))
-    assert request(server, "/login?password=wonderland", "POST", form={"username": "alice"}).status == (
+    cookie, token = login_form(server)
+    form = {"username": "alice", "csrf_token": token}
+    assert request(server, "/login?password=wonderland", "POST", form=form, cookie=cookie).status == (
         401 if defence else 303)
 
 
@@ -263,6 +279,66 @@ def test_another_site_cannot_log_the_visitor_out(slug, case, tmp_path, context, 
     assert page.inner_text("body") == visitor_is
 
 
+LOGIN_CHECK = Change("the token check at login", "check_token(session, sent)", "pass")
+NO_LOADHOOK = Change("the loadhook that sends no new cookie to a post without one",
+                     "app.add_processor(no_new_cookie_for_a_post_without_one(session))")
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["token checked", "no token check"])
+def test_a_login_without_the_forms_token_is_refused(slug, defence, tmp_path, recipe_server):
+    server = recipe_server(copy(slug, tmp_path, defence, LOGIN_CHECK))
+    cookie, _ = login_form(server)
+    answers = [post(server, "/login", dict(DEMO_ACCOUNT, **form), cookie=cookie)
+               for form in ({}, {"csrf_token": "forged"})]
+    assert [answer.status for answer in answers] == ([403, 403] if defence else [303, 303])
+    if defence:  # no save, no cookie: the session is as it was, anonymous
+        assert [answer.cookie() for answer in answers] == [None, None]
+        assert whoami(server, cookie) == "anonymous"
+
+
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("defence", [True, False], ids=["loadhook", "no loadhook"])
+def test_a_post_without_the_cookie_gets_no_new_sessions_cookie(slug, defence, tmp_path, recipe_server):
+    """Another site's post arrives without the Lax cookie: a new session's cookie in its answer, a 405
+    or a 404, would replace the visitor's (test_cookies.py shows it in Chromium), logging them out."""
+    server = recipe_server(copy(slug, tmp_path, defence, NO_LOADHOOK))
+    answers = [post(server, path, DEMO_ACCOUNT) for path in ("/whoami", "/nowhere")]
+    assert [answer.status for answer in answers] == [405, 404]
+    assert [answer.cookie() is None for answer in answers] == [defence, defence]
+
+
+# Another site's page posts the attacker's login to /login as soon as the visitor opens it:
+# (the copy's changes, the attacker's host and address, who the visitor is next).
+LOGIN_FORGERIES = {
+    "recipe, from another site": ([], (OTHER_SITE, OTHER_SITE), "anonymous"),
+    "recipe, from a sibling host": ([], (SIBLING_HOST, "127.0.0.1"), "anonymous"),
+    # The same site: the post carries the SameSite=Lax cookie, and the login moves that session to alice.
+    "no token check, from a sibling host": ([LOGIN_CHECK], (SIBLING_HOST, "127.0.0.1"), "alice"),
+    # Without the cookie, the post logs in a new session, whose cookie replaces the visitor's.
+    "no token check, no loadhook, from another site": ([LOGIN_CHECK, NO_LOADHOOK], (OTHER_SITE, OTHER_SITE), "alice"),
+}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+@pytest.mark.parametrize("case", LOGIN_FORGERIES)
+def test_another_site_cannot_log_the_visitor_into_its_account(slug, case, tmp_path, context, recipe_server,
+                                                              other_site):
+    """Login CSRF: the visitor, logged in as the attacker without knowing it, saves what they do there."""
+    changes, attacker, visitor_is = LOGIN_FORGERIES[case]
+    recipe = recipe_server(recipe_copy(slug, tmp_path, *changes))
+    origin = f"http://{APP_HOST}:{recipe.port}"
+    page = context.new_page()
+    page.goto(f"{origin}/whoami")
+    assert page.inner_text("body") == "anonymous"
+    with page.expect_response(f"{origin}/login") as forged:
+        page.goto(other_site(*attacker).form_posting(f"{origin}/login", **DEMO_ACCOUNT))
+    assert forged.value.status == (403 if visitor_is == "anonymous" else 303)
+    page.goto(f"{origin}/whoami")
+    assert page.inner_text("body") == visitor_is
+
+
 @pytest.mark.parametrize("slug", LOGIN_RECIPES)
 @pytest.mark.parametrize("defence", [True, False], ids=["new token", "token kept"])
 def test_a_token_seen_before_the_login_is_worthless_after_it(slug, defence, tmp_path, recipe_server):
@@ -288,9 +364,9 @@ def imported(tmp_path, monkeypatch):
 
 
 def attempt(recipe, password="a guess", username="alice", address="127.0.0.1"):
-    """A login posted to the imported recipe from `address`."""
-    return recipe.app.request("/login", method="POST", data={"username": username, "password": password},
-                              env={"REMOTE_ADDR": address})
+    """A login posted to the imported recipe's form from `address`."""
+    return post_form_in_process(recipe.app, "/login", {"username": username, "password": password},
+                                env={"REMOTE_ADDR": address})
 
 
 def status(response):
@@ -339,8 +415,9 @@ def test_parallel_guessers_get_no_more_than_the_limit(defence, tmp_path, recipe_
     """Each attempt is counted before its password is hashed, under a lock: however the twelve
     overlap, five are hashed and answered 401, and the rest 429."""
     server = recipe_server(copy("login", tmp_path, defence, *NO_THROTTLE))
+    cookie, token = login_form(server)
+    form = {"username": "alice", "csrf_token": token}
     with ThreadPoolExecutor(max_workers=12) as pool:
-        statuses = sorted(pool.map(lambda number: post(server, "/login", {"username": "alice",
-                                                                          "password": f"guess {number}"}).status,
-                                   range(12)))
+        statuses = sorted(pool.map(lambda number: post(server, "/login", dict(form, password=f"guess {number}"),
+                                                       cookie=cookie).status, range(12)))
     assert statuses == ([401] * 5 + [429] * 7 if defence else [401] * 12)

@@ -1,4 +1,5 @@
 """What the redis page says about its store beyond its transcripts."""
+import json
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -70,6 +71,28 @@ def test_a_bad_timeout_stops_the_server_in_one_line(tmp_path, value):
                              capture_output=True, text=True, timeout=30, env=python_env({"SESSION_TIMEOUT": value}))
     message = f"SESSION_TIMEOUT={value!r}: expected a whole number of seconds, at least 1\n"
     assert (started.returncode, started.stdout, started.stderr) == (1, "", message)
+
+
+def test_the_suites_redis_has_getex(services):
+    """GETEX, which the store reads sessions with, is in Redis since 6.2.0 (Redis's documentation)."""
+    version = redis.Redis.from_url(services.redis()["REDIS_URL"]).info("server")["redis_version"]
+    assert tuple(int(part) for part in version.split(".")[:2]) >= (6, 2), version
+
+
+def test_a_tuple_and_integer_keys_come_back_changed_so_setting_them_again_writes_every_time(recipe, commands):
+    class cart:
+        def GET(self):
+            recipe.session.pair = (1, 2)
+            recipe.session.lines = {7: 1}  # product number -> quantity
+            return "set"
+
+    recipe.app.add_mapping("/cart", cart)
+    returning = cookie_header(recipe.app.request("/cart"))
+    stored = json.loads(recipe.store.client.get("session:" + returning["Cookie"].split("=")[1]))
+    assert (stored["pair"], stored["lines"]) == ([1, 2], {"7": 1})
+    commands.clear()
+    recipe.app.request("/cart", headers=returning)
+    assert commands == ["GETEX", "SET"], "the same values, yet written again"
 
 
 def test_a_change_made_in_place_is_saved(recipe):

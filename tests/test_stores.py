@@ -260,10 +260,31 @@ def test_reset_of_a_session_never_saved(tmp_path, monkeypatch, store):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SESSION_STORE", store)
     recipe = import_recipe("stores")
-    response = recipe.app.request("/reset")
+    response = recipe.app.request("/reset", method="POST")
     if store == "shelf":  # now, in tmp_path: dbm.dumb writes its index to a relative path when it closes
         recipe.session.store.shelf.close()
     assert (response.status, response.data) == ("200 OK", b"Reset")
+
+
+def test_a_session_added_during_the_memory_stores_cleanup_fails_its_request(tmp_path, monkeypatch):
+    """web.py's MemoryStore.cleanup() walks its dict with no lock: a session another thread adds in
+    between (here, at a chosen step: while the first entry is read) raises RuntimeError, and the
+    request that ran the cleanup (the process's first, then one per `timeout`) answers 500."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SESSION_STORE", "memory")
+    recipe = import_recipe("stores")
+    entries = recipe.session.store.d_store
+
+    class ReadWhileAnotherSessionIsAdded:
+        def __iter__(self):  # the cleanup unpacks each entry: (last use, data)
+            entries["added meanwhile"] = (0, {})
+            return iter((0, {}))
+
+    entries.update(first=ReadWhileAnotherSessionIsAdded(), second=(0, {}))
+    with pytest.raises(RuntimeError, match="dictionary changed size during iteration"):
+        recipe.session.store.cleanup(10**9)
+    entries.pop("added meanwhile")
+    assert recipe.app.request("/count").status == "500 Internal Server Error"
 
 
 @pytest.fixture
@@ -299,6 +320,6 @@ def test_the_shelf_dat_file_keeps_a_deleted_session(shelf_recipe, tmp_path):
     """dbm.dumb never reclaims the space of a deleted value: the session's data stays in .dat."""
     returning = cookie_header(shelf_recipe.app.request("/count"))
     session_id = returning["Cookie"].split("=")[1]
-    shelf_recipe.app.request("/reset", headers=returning)
+    shelf_recipe.app.request("/reset", method="POST", headers=returning)
     assert session_id not in shelf_recipe.session.store.shelf
     assert session_id.encode() in (tmp_path / "sessions.shelf.dat").read_bytes()

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from harness import RECIPES
-from harness.client import get
+from harness.client import method_for, request
 from harness.copies import Change, recipe_copy, unchanged_copy
 from harness.in_process import cookie_header, import_recipe
 from harness.processes import python_env
@@ -51,7 +51,7 @@ def test_in_debug_mode_the_server_fails_every_request_that_uses_the_session(tmp_
     """Run as the main script, the same app.py answers 500 where a handler uses the session, 404 elsewhere."""
     app = recipe_copy("testing", tmp_path / "mytests", DEBUG_ON)
     server = recipe_server(app, cwd=app.parent)
-    statuses = {path: get(server, path).status for path in ["/count", "/reset", "/", "/nope"]}
+    statuses = {path: request(server, path, method_for(path)).status for path in ["/count", "/reset", "/", "/nope"]}
     assert statuses == {"/count": 500, "/reset": 500, "/": 404, "/nope": 404}
 
 

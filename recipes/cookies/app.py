@@ -5,7 +5,7 @@ import sys
 import web
 
 from cache_control import keep_sessions_out_of_caches
-from hardened_cookie import SAMESITE_VALUES, use_hardened_session_cookie
+from hardened_cookie import SAMESITE_VALUES, no_new_cookie_for_a_post_without_one, use_hardened_session_cookie
 
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
@@ -27,16 +27,8 @@ session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )
 
-
-def no_new_cookie_for_a_post_without_one():
-    """A post that arrives without the cookie (another site's form, under Lax) gets no new
-    session's cookie, whatever its answer (a 405 on /count): it would replace the visitor's."""
-    cookie = web.cookies().get(web.config.session_parameters.cookie_name)
-    if web.ctx.method not in ("GET", "HEAD") and not cookie:
-        session.send_cookie = False
-
-
-app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))  # runs after web.py loads the session
+# After the Session: a post from another site must not get a new session's cookie.
+app.add_processor(no_new_cookie_for_a_post_without_one(session))
 
 
 class count:

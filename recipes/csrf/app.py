@@ -5,7 +5,7 @@ import web
 
 from cache_control import keep_sessions_out_of_caches
 from csrf_tokens import check_token, csrf_token
-from hardened_cookie import use_hardened_session_cookie
+from hardened_cookie import no_new_cookie_for_a_post_without_one, use_hardened_session_cookie
 from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
 
 # The debugger's reloader imports this module a second time and the two
@@ -24,17 +24,8 @@ session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"message": ""}
 )
 
-
-def no_new_cookie_for_a_post_without_one():
-    """A post that arrives without the session cookie gets no new session's cookie,
-    whatever its answer (403, 400, 404, 405): that cookie would replace the visitor's."""
-    cookie = web.cookies().get(web.config.session_parameters.cookie_name)
-    if web.ctx.method not in ("GET", "HEAD") and not cookie:
-        session.send_cookie = False  # a post from another site, which SameSite=Lax sends without it
-
-
-# After the Session: web.py loads the session first, then runs this before the handler.
-app.add_processor(web.loadhook(no_new_cookie_for_a_post_without_one))
+# After the Session: a post from another site must not get a new session's cookie (cookies recipe).
+app.add_processor(no_new_cookie_for_a_post_without_one(session))
 
 
 FORM_PAGE = """<!DOCTYPE html>

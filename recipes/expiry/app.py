@@ -7,7 +7,8 @@ import time
 import web
 
 from cache_control import keep_sessions_out_of_caches
-from hardened_cookie import use_hardened_session_cookie
+from csrf_tokens import check_token, csrf_token
+from hardened_cookie import no_new_cookie_for_a_post_without_one, use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
 from logout import logout_handler
 from throttle import Throttle
@@ -43,9 +44,8 @@ use_hardened_session_cookie()  # why: see the login recipe, "Another host of you
 
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
-session = RememberMeSession(
-    app, FinalDiskStore("sessions"), initializer={"username": None}
-)
+session = RememberMeSession(app, FinalDiskStore("sessions"), initializer={"username": None})
+app.add_processor(no_new_cookie_for_a_post_without_one(session))  # why: see the cookies recipe
 
 
 def end_expired_login(handler):
@@ -68,6 +68,7 @@ LOGIN_PAGE = """<!DOCTYPE html>
 <h1>Log in</h1>
 <p>{message}</p>
 <form method="post" action="/login">
+  <input type="hidden" name="csrf_token" value="{token}">
   <label>User name <input name="username" autocomplete="username"></label>
   <label>Password <input name="password" type="password" autocomplete="current-password"></label>
   <label><input name="remember" type="checkbox"> Remember me</label>
@@ -80,7 +81,7 @@ LOGIN_PAGE = """<!DOCTYPE html>
 
 def login_page(message=""):
     web.header("Content-Type", "text/html; charset=utf-8")
-    return LOGIN_PAGE.format(message=message)
+    return LOGIN_PAGE.format(message=message, token=csrf_token(session))
 
 
 class login:
@@ -90,7 +91,8 @@ class login:
         return login_page()
 
     def POST(self):
-        username, password, remember = form_fields("username", "password", "remember")
+        username, password, remember, sent = form_fields("username", "password", "remember", "csrf_token")
+        check_token(session, sent)  # 403 for another site's post (login recipe)
         attempt = throttle.attempt(username, web.ctx.ip)  # 429 past the limit, before any hashing
         if not credentials_match(username, password):
             # One answer for an unknown name and a wrong password; the session is untouched.

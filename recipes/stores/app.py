@@ -106,7 +106,7 @@ class count:
 
 
 class reset:
-    def GET(self):
+    def POST(self):  # it changes the session: no link may do it
         session.kill()
         return "Reset"
 

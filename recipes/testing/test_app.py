@@ -63,7 +63,7 @@ def test_the_cookie_carries_the_count_across_requests(app):
 def test_reset_expires_the_cookie_and_forgets_the_count(app):
     first = app.request("/count")
     assert app.request("/count", headers=cookie_of(first)).data == b"2"
-    reset = app.request("/reset", headers=cookie_of(first))
+    reset = app.request("/reset", method="POST", headers=cookie_of(first))
     assert reset.data == b"Reset"
     assert "expires=" in session_cookie(reset), "the client is told to drop the cookie"
     assert app.request("/count", headers=cookie_of(first)).data == b"1"

@@ -43,6 +43,12 @@ def form_field(page, name):
     return page.split(f'name="{name}" value="')[1].split('"')[0]
 
 
+def method_for(path):
+    """The method a recipe's page takes: POST for /reset, which changes the session (no link may do
+    it), GET for the others."""
+    return "POST" if path == "/reset" else "GET"
+
+
 def port_of(server):
     return server if isinstance(server, int) else server.port
 
@@ -84,6 +90,14 @@ def get(server, path="/", **options):
 
 def post(server, path, form=None, **options):
     return request(server, path, "POST", form=form, **options)
+
+
+def post_form(server, path, form, cookie=None, **options):
+    """POST `form` to `path` as a browser posts the form of that page: the page fetched first (with
+    the session `cookie`, or as a new visitor), the form's CSRF token and the session's cookie sent back."""
+    page = get(server, path, cookie=cookie, **options)
+    token = form_field(page.text, "csrf_token")
+    return post(server, path, dict(form, csrf_token=token), cookie=cookie or page.cookie(), **options)
 
 
 class Visitor:

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from harness import RECIPES
-from harness.client import get
+from harness.client import get, post
 
 
 @dataclass(frozen=True)
@@ -166,4 +166,4 @@ def count_after_an_overlapping_reset(server, directory):
     """/reset of the session answered while a /count is held: the last /count, with the old cookie,
     counts 3 when the held request stored the reset session again (the reset undone), 1 when the old
     id no longer leads to a session."""
-    return overlap_on_a_held_count(server, directory, 3, lambda cookie, count: get(server, "/reset", cookie=cookie))
+    return overlap_on_a_held_count(server, directory, 3, lambda cookie, count: post(server, "/reset", cookie=cookie))

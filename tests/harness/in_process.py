@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harness import RECIPES
-from harness.client import SESSION_COOKIES
+from harness.client import SESSION_COOKIES, form_field, method_for
 
 
 def import_recipe(slug, app=None):
@@ -38,6 +38,16 @@ def cookie_header(response, name=None):
     raise AssertionError(f"the answer sets no {name or 'session'} cookie: {response.header_items}")
 
 
+def post_form(app, path, form, headers=None, **options):
+    """``app.request()`` POSTs `form` to `path` as a browser posts the form of that page: the page
+    fetched first (with the session's Cookie `headers`, or as a new visitor), its CSRF token and the
+    session's cookie sent back. `options` go to both requests (env=...)."""
+    page = app.request(path, headers=headers or {}, **options)
+    token = form_field(page.data.decode(), "csrf_token")
+    return app.request(path, method="POST", data=dict(form, csrf_token=token), headers=headers or cookie_header(page),
+                       **options)
+
+
 def recorded_calls(monkeypatch, cls, method, name_of):
     """A list that gets ``name_of(*args)`` of every call of ``cls.method`` from now on."""
     log, original = [], getattr(cls, method)
@@ -54,7 +64,7 @@ def store_calls_by_request(app, log):
     """What the store did, as ``log`` records it, for each kind of request to a ``/count`` recipe."""
     def calls(path, headers={}):
         log.clear()
-        response = app.request(path, headers=headers)
+        response = app.request(path, method_for(path), headers=headers)
         return response, list(log)
 
     first, first_calls = calls("/count")  # a process's first request: the cleanup, then a new visitor
