@@ -2,16 +2,17 @@
 their alt text, and the figures its sentences quote, all read from the file (none typed by hand).
 
 Each notebook (performance.ipynb, performance.fr.ipynb) makes one `Run("en")` or `Run("fr")` and
-writes its own sentences with the numbers this gives it.
+writes its own sentences with the numbers this gives it. What a cell returns last, Jupyter shows:
+Markdown as text, a Figure as its PNG.
 """
 import base64
 import io
 import json
+import re
 from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
-from IPython.display import Markdown, display
 from matplotlib.patches import Patch
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
@@ -26,7 +27,7 @@ WORDS = {
         "recipes": "the recipes' stores",
         "store": "Store", "http": ["Requests/s", "Share of no session", "p99 latency (ms)"],
         "in-process": ["µs per request, {} sessions", "Store calls", "Cleanup (ms), {} sessions"],
-        "machine": "Measured on {cpus} CPUs (`{processor}`), `{platform}`, Python {python}; "
+        "machine": "Measured on {cpus} CPUs (`{processor}`), `{platform}`, `Python {python}`; "
                    "`wrk` with 8 connections, {seconds} s per store.",
         "errors": "**{}**: `wrk` saw answers other than 2xx or 3xx, or socket errors, in this run: "
                   "its figures are no clean measure.",
@@ -42,7 +43,7 @@ WORDS = {
         "recipes": "magasins des recettes",
         "store": "Magasin", "http": ["Requêtes/s", "Part du débit sans session", "Latence p99 (ms)"],
         "in-process": ["µs par requête, {} sessions", "Appels au magasin", "Nettoyage (ms), {} sessions"],
-        "machine": "Mesuré sur {cpus} processeurs (`{processor}`), `{platform}`, Python {python}\u00a0; "
+        "machine": "Mesuré sur {cpus} processeurs (`{processor}`), `{platform}`, `Python {python}`\u00a0; "
                    "`wrk` avec 8 connexions, {seconds}\u00a0s par magasin.",
         "errors": "**{}**\u00a0: `wrk` a reçu des réponses autres que 2xx ou 3xx, ou des erreurs de socket, "
                   "pendant cette exécution\u00a0: ses chiffres ne sont pas une mesure propre.",
@@ -54,6 +55,26 @@ WORDS = {
                     "requête dans le processus avec {} sessions enregistrées\u00a0: {}.",
     },
 }
+
+
+class Markdown(str):
+    def _repr_markdown_(self):
+        return str(self)
+
+
+class Figure:
+    """A PNG whose text/plain is its alt text (overrides/hooks/alt_text.py puts it on the page)."""
+
+    def __init__(self, figure, alt):
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=150, bbox_inches="tight")
+        plt.close(figure)
+        self.png, self.alt = base64.b64encode(png.getvalue()).decode(), alt
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/png": self.png, "text/plain": self.alt}
+
+
 COLOURS = {BASELINE: "#9e9e9e", "stock": "#3f51b5", "recipes": "#ef6c00"}
 
 
@@ -80,6 +101,10 @@ class Run:
         return ("\u00a0" if self.language == "fr" else "") + punctuation + " "
 
     def name(self, case):
+        """A case's name in Markdown: its store class as code (`DBStore` on SQLite)."""
+        return re.sub(r"\b(\w+Store)\b", r"`\1`", self.label(case))
+
+    def label(self, case):
         """A case's name in the page's language: "postgres recipe" is « recette postgres »."""
         if case.endswith(" recipe"):
             return self.words["recipe"].format(case.removesuffix(" recipe"))
@@ -119,41 +144,41 @@ class Run:
 
     # What the page shows.
     def say(self, text):
-        display(Markdown(text))
+        return Markdown(text)
 
     def machine(self):
-        self.say(self.words["machine"].format(seconds=self.run["http_seconds"], **self.run["machine"]))
+        return self.say(self.words["machine"].format(seconds=self.run["http_seconds"], **self.run["machine"]))
 
     def http_table(self):
         """Requests/s, their share of no session and p99 per store; then a line for any run with errors."""
-        self.table(self.words["http"], lambda case, result: [
+        errors = [self.words["errors"].format(self.name(case)) for case, result in self.results.items()
+                  if result["http"]["errors"]]
+        return self.table(self.words["http"], lambda case, result: [
             self.number(self.requests_per_second(case)), self.percent(self.share(case)),
-            self.number(result["http"]["p99_ms"], 1)])
-        for case, result in self.results.items():
-            if result["http"]["errors"]:
-                self.say(self.words["errors"].format(self.name(case)))
+            self.number(result["http"]["p99_ms"], 1)], errors)
 
     def in_process_table(self):
         """µs per request with the fewest sessions stored, store calls, and cleanup with the most, per store
         (four columns fit the page; the cost figure shows every number of sessions)."""
         microseconds, calls, cleanup = self.words["in-process"]
         header = [microseconds.format(self.number(self.sizes[0])), calls, cleanup.format(self.number(self.sizes[-1]))]
-        self.table(header, lambda case, result: [
+        return self.table(header, lambda case, result: [
             self.number(self.microseconds(case)),
             "/".join(map(str, self.calls(case))) + " " + result["calls"] if result["calls"] else "—",
             self.number(self.cleanup_ms(case), 1)])
 
-    def table(self, header, cells):
-        """A Markdown table: a row per store, its name then cells(case, result), numbers to the right."""
+    def table(self, header, cells, after=()):
+        """A Markdown table: a row per store, its name then cells(case, result), numbers to the right;
+        then the paragraphs after."""
         lines = ["| " + " | ".join([self.words["store"], *header]) + " |", "| --- |" + " ---: |" * len(header)]
         lines += ["| " + " | ".join([self.name(case), *cells(case, result)]) + " |" for case, result in self.results.items()]
-        self.say("\n".join(lines))
+        return self.say("\n\n".join(["\n".join(lines), *after]))
 
     def throughput_figure(self):
         """Each store's requests/s as a share of no session, a bar each, its value written on it."""
         cases = list(self.results)
         figure, axes = plt.subplots(figsize=(6.5, 0.42 * len(cases) + 1))
-        bars = axes.barh([self.name(case) for case in cases], [self.share(case) for case in cases],
+        bars = axes.barh([self.label(case) for case in cases], [self.share(case) for case in cases],
                          color=[COLOURS[self.kind(case)] for case in cases])
         axes.bar_label(bars, [self.percent(self.share(case)) for case in cases], padding=3)
         axes.invert_yaxis()
@@ -163,8 +188,8 @@ class Run:
         kinds = ["stock", "recipes"]
         axes.legend([Patch(color=COLOURS[kind]) for kind in kinds], [self.words[kind] for kind in kinds],
                     loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
-        listed = self.mark(";").join(f"{self.name(case)} {self.percent(self.share(case))}" for case in self.stores())
-        self.figure(figure, self.words["share alt"].format(listed))
+        listed = self.mark(";").join(f"{self.label(case)} {self.percent(self.share(case))}" for case in self.stores())
+        return Figure(figure, self.words["share alt"].format(listed))
 
     def cost_figure(self):
         """Each store's in-process cost per request against the sessions stored, on log-log axes."""
@@ -173,7 +198,7 @@ class Run:
         for number, case in enumerate(self.results):
             style = {"color": COLOURS[BASELINE], "linestyle": "--"} if case == BASELINE else {}
             axes.plot(self.sizes, [self.microseconds(case, at) for at in range(len(self.sizes))],
-                      marker=markers[number % len(markers)], label=self.name(case), **style)
+                      marker=markers[number % len(markers)], label=self.label(case), **style)
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.xaxis.set_major_locator(FixedLocator(self.sizes))
@@ -183,14 +208,7 @@ class Run:
         axes.set_xlabel(self.words["sessions"])
         axes.set_ylabel(self.words["cost"])
         axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False, fontsize="small")
-        listed = self.mark(";").join(self.name(case) + self.mark(":") + ", ".join(
+        listed = self.mark(";").join(self.label(case) + self.mark(":") + ", ".join(
             self.number(self.microseconds(case, at)) for at in range(len(self.sizes))) for case in self.stores())
         sizes = ", ".join(self.number(size) for size in self.sizes)
-        self.figure(figure, self.words["cost alt"].format(sizes, listed))
-
-    def figure(self, figure, alt):
-        """A PNG whose text/plain is its alt text (overrides/hooks/alt_text.py puts it on the page)."""
-        png = io.BytesIO()
-        figure.savefig(png, format="png", dpi=150, bbox_inches="tight")
-        plt.close(figure)
-        display({"image/png": base64.b64encode(png.getvalue()).decode(), "text/plain": alt}, raw=True)
+        return Figure(figure, self.words["cost alt"].format(sizes, listed))
