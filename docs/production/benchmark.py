@@ -20,40 +20,40 @@ matplotlib.use("Agg")
 RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results.json"
 BASELINE = "no session"  # bench/run.py's first case: the same application without sessions
 
-#: The page's words in each language. A recipe's case is named "<slug> recipe" (tests/harness/catalogue.py).
+#: The page's words, each in English and in French. A recipe's case is named "<slug> recipe"
+#: (tests/harness/catalogue.py); "DBStore, SQLite" is a store on a database.
+LANGUAGES = ("en", "fr")
 WORDS = {
-    "en": {
-        "recipe": "{} recipe", "on": "{} on {}", BASELINE: "no session", "stock": "web.py 0.76's own stores",
-        "recipes": "the recipes' stores",
-        "store": "Store", "http": ["Requests/s", "Share of no session", "p99 latency (ms)"],
-        "in-process": ["µs per request, {} sessions", "Store calls", "Cleanup (ms), {} sessions"],
-        "machine": "Measured on {cpus} CPUs (`{processor}`), `{platform}`, `Python {python}`; "
-                   "`wrk` with 8 connections, {seconds} s per store.",
-        "errors": "**{}**: `wrk` saw answers other than 2xx or 3xx, or socket errors, in this run: "
-                  "its figures are no clean measure.",
-        "share": "requests/s, as a share of the application without sessions",
-        "share alt": "Bar chart of each store's requests per second over HTTP, as a share of the "
-                     "application without sessions: {}.",
-        "sessions": "stored sessions", "cost": "µs per request (in-process)",
-        "cost alt": "Line chart, both axes logarithmic, of the microseconds per request in-process "
-                    "with {} stored sessions: {}.",
-    },
-    "fr": {
-        "recipe": "recette {}", "on": "{} sur {}", BASELINE: "sans session", "stock": "magasins de web.py 0.76",
-        "recipes": "magasins des recettes",
-        "store": "Magasin", "http": ["Requêtes/s", "Part du débit sans session", "Latence p99 (ms)"],
-        "in-process": ["µs par requête, {} sessions", "Appels au magasin", "Nettoyage (ms), {} sessions"],
-        "machine": "Mesuré sur {cpus} processeurs (`{processor}`), `{platform}`, `Python {python}`\u00a0; "
-                   "`wrk` avec 8 connexions, {seconds}\u00a0s par magasin.",
-        "errors": "**{}**\u00a0: `wrk` a reçu des réponses autres que 2xx ou 3xx, ou des erreurs de socket, "
-                  "pendant cette exécution\u00a0: ses chiffres ne sont pas une mesure propre.",
-        "share": "requêtes/s, rapportées à l'application sans session",
-        "share alt": "Graphique en barres des requêtes par seconde de chaque magasin en HTTP, rapportées "
-                     "à celles de l'application sans session\u00a0: {}.",
-        "sessions": "sessions enregistrées", "cost": "µs par requête (dans le processus)",
-        "cost alt": "Graphique en lignes, échelle logarithmique sur les deux axes, des microsecondes par "
-                    "requête dans le processus avec {} sessions enregistrées\u00a0: {}.",
-    },
+    "recipe": ("{} recipe", "recette {}"),
+    "on": ("{} on {}", "{} sur {}"),
+    BASELINE: ("no session", "sans session"),
+    "stock": ("web.py 0.76's own stores", "magasins de web.py 0.76"),
+    "recipes": ("the recipes' stores", "magasins des recettes"),
+    "store": ("Store", "Magasin"),
+    "http": (["Requests/s", "Share of no session", "p99 latency (ms)"],
+             ["Requêtes/s", "Part du débit sans session", "Latence p99 (ms)"]),
+    "in-process": (["µs per request, {} sessions", "Store calls", "Cleanup (ms), {} sessions"],
+                   ["µs par requête, {} sessions", "Appels au magasin", "Nettoyage (ms), {} sessions"]),
+    "machine": ("Measured on {cpus} CPUs (`{processor}`), `{platform}`, `Python {python}`; "
+                "`wrk` with 8 connections, {seconds} s per store.",
+                "Mesuré sur {cpus} processeurs (`{processor}`), `{platform}`, `Python {python}`\u00a0; "
+                "`wrk` avec 8 connexions, {seconds}\u00a0s par magasin."),
+    "errors": ("**{}**: `wrk` saw answers other than 2xx or 3xx, or socket errors, in this run: "
+               "its figures are no clean measure.",
+               "**{}**\u00a0: `wrk` a reçu des réponses autres que 2xx ou 3xx, ou des erreurs de socket, "
+               "pendant cette exécution\u00a0: ses chiffres ne sont pas une mesure propre."),
+    "share": ("requests/s, as a share of the application without sessions",
+              "requêtes/s, rapportées à l'application sans session"),
+    "share alt": ("Bar chart of each store's requests per second over HTTP, as a share of the "
+                  "application without sessions: {}.",
+                  "Graphique en barres des requêtes par seconde de chaque magasin en HTTP, rapportées "
+                  "à celles de l'application sans session\u00a0: {}."),
+    "sessions": ("stored sessions", "sessions enregistrées"),
+    "cost": ("µs per request (in-process)", "µs par requête (dans le processus)"),
+    "cost alt": ("Line chart, both axes logarithmic, of the microseconds per request in-process "
+                 "with {} stored sessions: {}.",
+                 "Graphique en lignes, échelle logarithmique sur les deux axes, des microsecondes par "
+                 "requête dans le processus avec {} sessions enregistrées\u00a0: {}."),
 }
 
 
@@ -82,7 +82,8 @@ class Run:
     """The last `make bench` run, told in one language."""
 
     def __init__(self, language):
-        self.language, self.words = language, WORDS[language]
+        self.language = language
+        self.words = {key: words[LANGUAGES.index(language)] for key, words in WORDS.items()}
         self.run = json.loads(RESULTS.read_text(encoding="utf-8"))
         self.results = {result["name"]: result for result in self.run["results"]}
         self.sizes = self.run["sizes"]
