@@ -46,3 +46,20 @@ def test_a_change_in_a_module_beside_the_app_changes_the_recipes_digest(tmp_path
     assert recipe_digest(tmp_path / "app.py") == before
     (tmp_path / "store.py").write_text("class Store:\n    size = 2\n")
     assert recipe_digest(tmp_path / "app.py") != before
+
+
+def by_name():
+    return {result["name"]: result for result in RESULTS["results"]}
+
+
+def test_what_the_performance_page_says_in_words_holds_in_the_results():
+    """The page computes its figures from bench/results.json; the words around them must hold too:
+    a session costs requests/s on every store, the recipes serve more of them than DBStore on the
+    same PostgreSQL server ("take a recipe's store rather than DBStore"), and the cleanups that cost
+    the most with the most sessions stored cost more than with the fewest ("what grows")."""
+    results = by_name()
+    assert all(result["ratio"] < 1 for name, result in results.items() if name != "no session")
+    dbstore = results["DBStore, PostgreSQL"]["http"]["requests_per_second"]
+    assert all(results[name]["http"]["requests_per_second"] > dbstore for name in ["postgres recipe", "redis recipe"])
+    cleanups = sorted((result["in_process"] for result in results.values()), key=lambda sizes: sizes[-1]["cleanup_ms"])
+    assert all(sizes[-1]["cleanup_ms"] > sizes[0]["cleanup_ms"] for sizes in cleanups[-2:])

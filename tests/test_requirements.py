@@ -53,8 +53,9 @@ def pins(path):
 
 
 def python_files():
-    """The cookbook's own Python files: recipes, tests, bench, tools, the site's hooks, conftest.py."""
-    return [REPO / "conftest.py"] + [path for folder in ["recipes", "tests", "bench", "tools", "overrides"]
+    """The cookbook's own Python files: recipes, tests, bench, tools, the site's hooks, the notebooks'
+    modules (docs/), conftest.py."""
+    return [REPO / "conftest.py"] + [path for folder in ["recipes", "tests", "bench", "tools", "overrides", "docs"]
                                      for path in sorted((REPO / folder).rglob("*.py"))]
 
 

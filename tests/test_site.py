@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from harness import REPO
-from harness.built_site import I18N, build, built_pages, small_site
+from harness.built_site import I18N, build, built_pages, small_site, url_of
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.in_process import import_recipe
 from harness.client import get
@@ -48,6 +48,43 @@ def test_notebook_pages_are_rendered_not_raw_json(site, language):
     assert soup.select(".jp-OutputArea-output"), "no rendered cell output"
     text = visible_text(soup)
     assert '"cell_type"' not in text and '"nbformat"' not in text
+
+
+PERFORMANCE = {"en": REPO / "docs/production/performance.ipynb", "fr": REPO / "docs/production/performance.fr.ipynb"}
+
+
+def image_texts(notebook):
+    """The text/plain of each image output of a notebook: its figures' alt text."""
+    return ["".join(output["data"]["text/plain"]) for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            for output in cell.get("outputs", []) if "image/png" in output.get("data", {})]
+
+
+@pytest.mark.parametrize("language", PERFORMANCE)
+def test_the_performance_page_shows_tables_and_figures_with_alt_text_not_code(site, language):
+    soup = page(site, url_of(PERFORMANCE[language]))
+    article = soup.select_one("article")
+    assert [img["alt"] for img in article.select("img")] == image_texts(PERFORMANCE[language])
+    assert len(image_texts(PERFORMANCE[language])) == 2
+    assert len(article.select("table")) == 2, "the results as HTML tables, not printed text"
+    assert not article.select(".jp-CodeCell .jp-InputArea"), "the page shows its cells' outputs, not their code"
+
+
+@pytest.mark.parametrize("language, point, comma", [("en", True, False), ("fr", False, True)])
+def test_the_performance_page_writes_numbers_in_its_language(site, language, point, comma):
+    """1,675 and 8.7 in English; 1 675 and 8,7 in French (outside code: a platform's name has dots)."""
+    outputs = page(site, url_of(PERFORMANCE[language])).select(".jp-OutputArea .jp-RenderedMarkdown")
+    for code in [element for output in outputs for element in output.select("code")]:
+        code.decompose()
+    text = " ".join(output.get_text(" ") for output in outputs)
+    decimal_comma = r"\d,\d(?!\d\d)"  # 8,7 but not 1,675
+    assert bool(re.search(r"\d\.\d", text)) == point and bool(re.search(decimal_comma, text)) == comma
+    assert bool(re.search(r"\d\u00a0(000|%)", text)) == (language == "fr")
+
+
+def test_no_image_is_left_without_alt_text(site):
+    for url in built_pages(site):
+        for img in page(site, url.lstrip("/")).select("article img"):
+            assert img.get("alt") and "No description has been provided" not in img["alt"], (url, img.get("src", "")[:80])
 
 
 @pytest.mark.parametrize("language, other", [("en", "fr"), ("fr", "en")])

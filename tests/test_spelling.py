@@ -14,7 +14,8 @@ from harness.services import missing
 
 WORDS = str(REPO / "spelling-words.txt")  # names from code, one a line
 DICTIONARIES = {"en": "en_US", "fr": "fr_FR"}
-NOT_PROSE = "code, pre, kbd, script, style, .jp-InputArea, .jp-OutputArea"
+# A notebook's outputs are not prose, but for those shown as Markdown (the Performance page's sentences).
+NOT_PROSE = "code, pre, kbd, script, style, .jp-InputArea, .jp-OutputArea-output:not(.jp-RenderedMarkdown)"
 NOT_SPELLED = NOT_PROSE + ", .headerlink, .jp-InputPrompt, .jp-OutputPrompt"
 URL = re.compile(r"\b\w+://\S+")
 # French wants a non-breaking space (or a narrow one) before : ; ? ! and inside « ».
