@@ -30,7 +30,7 @@ BUSY = "This session is busy, try again later.\n"
 #: store -> (processes sharing it, the recipe on that store, the stock recipe on it)
 STORES = {
     "disk": (2, VARIANTS["locking"], VARIANTS["count"]),
-    "postgres": (3, VARIANTS["locking on postgres"], VARIANTS["dbstore on postgres"]),
+    "postgres": (3, VARIANTS["locking on postgres"], VARIANTS["postgres"]),
     "redis": (3, VARIANTS["locking on redis"], VARIANTS["redis"]),
 }
 WITHOUT_THE_LOCK = Change("the session's lock: web.py's own Session", "session = LockedSession(",
@@ -81,7 +81,7 @@ def assert_only_disk_errors(store, statuses):
     assert set(statuses) <= ({200, 500} if store == "disk" else {200}), statuses
 
 
-# A load of many seconds: PostgreSQL's advisory lock, one connection per request, 800 requests in turn.
+# A load of many seconds: PostgreSQL's advisory lock, 800 requests in turn.
 STORES_WITH_THE_LOCK = [pytest.param(store, marks=pytest.mark.slow) if store == "postgres" else store
                         for store in STORES]
 

@@ -1,13 +1,16 @@
 """Three web.py stores with the lock(session_id) that LockedSession takes: files (flock), PostgreSQL
-(an advisory lock) and Redis (a key with an expiry). Copy the one you use into your app."""
+(the postgres recipe's store, with an advisory lock) and Redis (a key with an expiry). Copy the one
+you use into your app."""
 import contextlib
 import fcntl
 import json
 import os
+import threading
 
-import psycopg2.errors
+import psycopg
 import web
 
+import pgstore
 from locked_session import LOCK_TIMEOUT, busy, wait_for
 
 
@@ -38,20 +41,33 @@ def try_flock(lock_file):
         return False
 
 
-class PostgresStore(web.session.DBStore):
-    """web.py's DBStore with an advisory lock, held by this thread's connection for the request."""
+class PostgresStore(pgstore.PostgresStore):
+    """The postgres recipe's store with an advisory lock, held by one pooled connection for the request."""
+
+    def __init__(self, url):
+        super().__init__(url)
+        self.held = threading.local()  # per server thread: the connection that holds its lock
 
     @contextlib.contextmanager
     def lock(self, session_id):
-        try:  # one round trip: the wait's limit, then the wait
-            self.db.query(f"SET lock_timeout = '{LOCK_TIMEOUT}s'; SELECT pg_advisory_lock(hashtext($id))",
-                          vars={"id": session_id})
-        except psycopg2.errors.LockNotAvailable:
-            raise busy() from None
-        try:
-            yield
-        finally:
-            self.db.query("SELECT pg_advisory_unlock(hashtext($id))", vars={"id": session_id})
+        with self.pool.connection() as connection:  # the lock is this connection's: keep it till the end
+            try:  # one round trip, one implicit transaction: the wait's limit (SET LOCAL), then the wait
+                psycopg.ClientCursor(connection).execute(
+                    f"SET LOCAL statement_timeout = '{LOCK_TIMEOUT}s'; SELECT pg_advisory_lock(hashtext(%s))",
+                    [session_id])
+            except psycopg.errors.QueryCanceled:
+                raise busy() from None
+            self.held.connection = connection  # the store's statements use it too: one connection a request
+            try:
+                yield
+            finally:
+                self.held.connection = None
+                if not connection.broken:  # a connection that is gone took its lock with it
+                    connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", [session_id])
+
+    def connection(self):
+        held = getattr(self.held, "connection", None)
+        return contextlib.nullcontext(held) if held else super().connection()
 
 
 class RedisStore(web.session.Store):
