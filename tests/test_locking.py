@@ -41,9 +41,9 @@ SHORTER_LOCK_TIMEOUT = Change("nothing: a shorter wait for a busy session", "LOC
 # Before the lock is taken (past the check of the id), the request says so: the test knows it waits.
 REACHED_THE_LOCK = "reached-the-lock"
 SAYS_IT_REACHED_THE_LOCK = Change("nothing: the request says when it reaches the lock",
-                                  "        with self.store.lock(session_id):\n",
-                                  f"        open({REACHED_THE_LOCK!r}, 'a').close()\n"
-                                  "        with self.store.lock(session_id):\n", file=LOCKED_SESSION)
+                                  "web.ctx.session_locks.enter_context(self.store.lock(session_id))",
+                                  f"open({REACHED_THE_LOCK!r}, 'a').close(); "
+                                  "web.ctx.session_locks.enter_context(self.store.lock(session_id))", file=LOCKED_SESSION)
 AS_SENT = Change("the lower-casing of the session id", '.get(self._config.cookie_name, "").lower()',
                  '.get(self._config.cookie_name, "")', file=LOCKED_SESSION)
 

@@ -11,7 +11,8 @@ import web
 
 from cache_control import keep_sessions_out_of_caches
 from locked_session import LockedSession
-from locking_stores import DiskStore, PostgresStore, RedisStore
+from locking_pgstore import LockingPostgresStore
+from locking_stores import DiskStore, RedisStore
 from sessions_table import prepare_sessions_table
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -22,7 +23,7 @@ def postgres_store():
     problem = prepare_sessions_table(url)  # the postgres recipe's table and store
     if problem:
         sys.exit(problem)
-    return PostgresStore(url)
+    return LockingPostgresStore(url)
 
 
 def redis_store():

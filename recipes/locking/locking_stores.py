@@ -1,17 +1,13 @@
-"""Three web.py stores with the lock(session_id) that LockedSession takes: files (flock), PostgreSQL
-(the postgres recipe's store, with an advisory lock) and Redis (a key with an expiry). Copy the one
-you use into your app."""
+"""Two web.py stores with the lock(session_id) that LockedSession takes: files (flock) and Redis
+(a key with an expiry); PostgreSQL's is locking_pgstore.py. Copy the one you use into your app."""
 import contextlib
 import fcntl
 import json
 import os
-import threading
 
-import psycopg
 import web
 
-import pgstore
-from locked_session import LOCK_TIMEOUT, busy, wait_for
+from locked_session import wait_for
 
 
 class DiskStore(web.session.DiskStore):
@@ -39,35 +35,6 @@ def try_flock(lock_file):
         return True
     except BlockingIOError:
         return False
-
-
-class PostgresStore(pgstore.PostgresStore):
-    """The postgres recipe's store with an advisory lock, held by one pooled connection for the request."""
-
-    def __init__(self, url):
-        super().__init__(url)
-        self.held = threading.local()  # per server thread: the connection that holds its lock
-
-    @contextlib.contextmanager
-    def lock(self, session_id):
-        with self.pool.connection() as connection:  # the lock is this connection's: keep it till the end
-            try:  # one round trip, one implicit transaction: the wait's limit (SET LOCAL), then the wait
-                psycopg.ClientCursor(connection).execute(
-                    f"SET LOCAL statement_timeout = '{LOCK_TIMEOUT}s'; SELECT pg_advisory_lock(hashtext(%s))",
-                    [session_id])
-            except psycopg.errors.QueryCanceled:
-                raise busy() from None
-            self.held.connection = connection  # the store's statements use it too: one connection a request
-            try:
-                yield
-            finally:
-                self.held.connection = None
-                if not connection.broken:  # a connection that is gone took its lock with it
-                    connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", [session_id])
-
-    def connection(self):
-        held = getattr(self.held, "connection", None)
-        return contextlib.nullcontext(held) if held else super().connection()
 
 
 class RedisStore(web.session.Store):
