@@ -24,7 +24,7 @@ use_hardened_session_cookie()
 
 urls = ("/", "home", "/login", "login", "/account", "account", "/account/count", "count", "/logout", "logout")
 app = web.application(urls, locals())
-app.add_processor(keep_sessions_out_of_caches)  # before the Session
+app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 answer_503_when_the_store_fails(app, StoreUnavailable)
 
 database_url = os.environ.get("DATABASE_URL", "")  # unset or without a host: libpq's PG* variables
