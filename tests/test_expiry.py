@@ -3,6 +3,7 @@
 Each defence is removed in a copy of the recipe, and what it prevents then happens. The recipe is
 imported and driven with ``app.request()``, on a clock the test moves on instead of waiting.
 """
+import sys
 import types
 from email.utils import parsedate_to_datetime
 
@@ -51,7 +52,9 @@ def test_a_login_past_its_limit_is_deleted_and_sent_to_the_login_page(limit, def
     recipe = expiry(*([] if defence else [CHECK]), **environment)
     # The recipe's own clock only: web.py's cleanup keeps the real one, and deletes nothing meanwhile.
     now = [recipe.time.time()]
-    monkeypatch.setattr(recipe, "time", types.SimpleNamespace(time=lambda: now[0]))
+    clock = types.SimpleNamespace(time=lambda: now[0])
+    monkeypatch.setattr(recipe, "time", clock)
+    monkeypatch.setattr(sys.modules[recipe.end_login_if_expired.__module__], "time", clock)  # expiry.py's
     store = web.session.DiskStore(str(tmp_path / "sessions"))
     cookie = log_in(recipe)
     answers = []

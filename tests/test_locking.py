@@ -30,7 +30,7 @@ BUSY = "This session is busy, try again later.\n"
 #: store -> (processes sharing it, the recipe on that store, the stock recipe on it)
 STORES = {
     "disk": (2, VARIANTS["locking"], VARIANTS["count"]),
-    "postgres": (3, VARIANTS["locking on postgres"], VARIANTS["dbstore on postgres"]),
+    "postgres": (3, VARIANTS["locking on postgres"], VARIANTS["postgres"]),
     "redis": (3, VARIANTS["locking on redis"], VARIANTS["redis"]),
 }
 WITHOUT_THE_LOCK = Change("the session's lock: web.py's own Session", "session = LockedSession(",
@@ -41,9 +41,9 @@ SHORTER_LOCK_TIMEOUT = Change("nothing: a shorter wait for a busy session", "LOC
 # Before the lock is taken (past the check of the id), the request says so: the test knows it waits.
 REACHED_THE_LOCK = "reached-the-lock"
 SAYS_IT_REACHED_THE_LOCK = Change("nothing: the request says when it reaches the lock",
-                                  "        with self.store.lock(session_id):\n",
-                                  f"        open({REACHED_THE_LOCK!r}, 'a').close()\n"
-                                  "        with self.store.lock(session_id):\n", file=LOCKED_SESSION)
+                                  "web.ctx.session_locks.enter_context(self.store.lock(session_id))",
+                                  f"open({REACHED_THE_LOCK!r}, 'a').close(); "
+                                  "web.ctx.session_locks.enter_context(self.store.lock(session_id))", file=LOCKED_SESSION)
 AS_SENT = Change("the lower-casing of the session id", '.get(self._config.cookie_name, "").lower()',
                  '.get(self._config.cookie_name, "")', file=LOCKED_SESSION)
 
@@ -81,7 +81,7 @@ def assert_only_disk_errors(store, statuses):
     assert set(statuses) <= ({200, 500} if store == "disk" else {200}), statuses
 
 
-# A load of many seconds: PostgreSQL's advisory lock, one connection per request, 800 requests in turn.
+# A load of many seconds: PostgreSQL's advisory lock, 800 requests in turn.
 STORES_WITH_THE_LOCK = [pytest.param(store, marks=pytest.mark.slow) if store == "postgres" else store
                         for store in STORES]
 

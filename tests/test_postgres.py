@@ -1,13 +1,14 @@
 """What the postgres page says about its store beyond its transcripts."""
 import datetime
 import subprocess
+from contextlib import contextmanager
 
 import psycopg
 import pytest
 
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import counted_at_once, get
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
@@ -118,8 +119,9 @@ def test_integer_keys_come_back_as_strings(recipe):
 
 
 def test_jsonb_refuses_nan(recipe):
-    with pytest.raises(psycopg.DataError):
+    with pytest.raises(recipe.StoreUnavailable) as refused:
         recipe.session.store["3" * 40] = {"ratio": float("nan")}
+    assert isinstance(refused.value.__cause__, psycopg.DataError)
 
 
 # The table the dbstore page makes in the same `cookbook` database: web.py's DBStore's, data as text.
@@ -148,3 +150,54 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, reci
     """No locking: a request that loaded the session before /reset deleted it upserts its row again."""
     server = recipe_server(recipe_copy("postgres", tmp_path, *HELD_COUNT), services.cookbook_database())
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
+
+
+# The pool (pgstore.py): a restart, a table that stays locked. Each defence, and a copy without it.
+RETRY = Change("the second try of a statement whose connection the server closed",
+               "for retry in (False, True):", "for retry in (True,):", file="pgstore.py")
+POOL_CHECK = Change("the check of every pooled connection once one is found closed",
+                    "                self.pool.check()\n", "                pass\n", file="pgstore.py")
+STATEMENT_TIMEOUT = Change("the statement timeout", "-c statement_timeout=3s ", "", file="pgstore.py")
+
+
+@pytest.mark.parametrize("removed, answer", [
+    (None, (200, "2")),
+    (RETRY, (503, UNAVAILABLE)),
+    (POOL_CHECK, (503, UNAVAILABLE)),
+], ids=["recipe", "no second try", "no check of the others"])
+def test_after_a_restart_the_next_visit_counts_on(tmp_path, services, recipe_server, removed, answer):
+    """A restart kills every pooled connection: the first statement finds its own dead, the store has
+    the pool try all the others at once (pool.check()), and runs the statement again on a new one."""
+    app = recipe_copy("postgres", tmp_path / "copy", *[removed] if removed else [])
+    server = recipe_server(app, services.cookbook_database())
+    cookie = get(server, "/count").cookie()
+    counted_at_once(server)  # requests at once: the pool opens more than its two connections
+    with services.postgres_stopped():
+        pass
+    seen = get(server, "/count", cookie=cookie)
+    assert (seen.status, seen.text) == answer
+
+
+@contextmanager
+def sessions_table_locked(env):
+    """Another client holds the sessions table locked (a migration, a long report) for the block."""
+    with psycopg.connect("dbname=cookbook", **{"host": env["PGHOST"], "port": env["PGPORT"], "user": env["PGUSER"]}) as other:
+        other.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        yield
+        other.rollback()
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["statement timeout", "none"])
+def test_a_table_locked_for_long_answers_503_instead_of_waiting(defence, services, tmp_path, recipe_server):
+    """statement_timeout ends a statement that waits: the visitor gets a 503 while the table is still
+    locked; without it the request waits as long as the lock is held (here, past the client's patience)."""
+    env = services.cookbook_database()
+    server = recipe_server(recipe_copy("postgres", tmp_path / "copy", *[] if defence else [STATEMENT_TIMEOUT]), env)
+    cookie = get(server, "/count").cookie()
+    with sessions_table_locked(env):
+        try:
+            answer = get(server, "/count", cookie=cookie, timeout=10)
+            seen = answer.status, answer.text
+        except TimeoutError:
+            seen = "no answer in 10 s"
+    assert seen == ((503, UNAVAILABLE) if defence else "no answer in 10 s")

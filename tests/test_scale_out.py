@@ -1,17 +1,14 @@
 """What the scale-out page says beyond its transcripts."""
 import re
-import time
 
 import pytest
 
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import counted_at_once, get
-from harness.copies import Change, recipe_copy
+from harness.client import get
 from harness.processes import RecipeExited, start_recipe
 from harness.transcripts import Page
 
 APP = RECIPES_CATALOGUE["scale-out"].app
-UNAVAILABLE = "The session store is unavailable, try again later.\n"
 
 
 def started_behind_nginx(tmp_path, services):
@@ -64,30 +61,3 @@ def test_an_unreachable_store_stops_the_recipe_with_a_message(tmp_path, variable
         start_recipe(APP, tmp_path, {variable: value})
     assert message in exited.value.output
     assert "Traceback" not in exited.value.output
-
-
-RECIPE_CHECK = "check=lambda connection: check_connection(pool, connection)"
-POOLS_OWN_CHECK = Change("the recipe's check, which tests every pooled connection once one is dead",
-                         RECIPE_CHECK, "check=ConnectionPool.check_connection")
-
-
-@pytest.mark.parametrize("pool_check, answer", [
-    (None, (200, "2")),
-    # psycopg_pool's retry schedule (0, 1, 2 s...) outlasts its 5-second timeout: waited for.
-    pytest.param(POOLS_OWN_CHECK, (503, UNAVAILABLE), marks=[pytest.mark.upstream, pytest.mark.slow]),
-], ids=["recipe", "pool's own check"])
-def test_postgres_restarted_the_next_visit_counts_on(tmp_path, services, recipe_server, pool_check, answer):
-    """A restart kills every pooled connection; the pool alone finds them one at a time, and times out."""
-    app = recipe_copy("scale-out", tmp_path / "copy", *[pool_check] if pool_check else [])
-    server = recipe_server(app, services.cookbook_database())
-    cookie = get(server, "/count").cookie()
-    counted_at_once(server)  # requests at once: the pool opens more than its four connections
-    with services.postgres_stopped():
-        pass
-    started = time.monotonic()
-    seen = get(server, "/count", cookie=cookie)
-    seconds = time.monotonic() - started
-    print(f"\nthe first visit after the restart: {seen.status} after {seconds:.2f} s")
-    assert (seen.status, seen.text) == answer
-    if pool_check:
-        assert seconds >= 5, "the 503 comes once the pool's timeout has passed"

@@ -8,6 +8,7 @@ import web
 
 from cache_control import keep_sessions_out_of_caches
 from csrf_tokens import check_token, csrf_token
+from expiry import end_login_if_expired, start_login_clock
 from hardened_cookie import no_new_cookie_for_a_post_without_one, use_hardened_session_cookie
 from logins import FinalDiskStore, credentials_match, form_fields, rotate_session_id
 from logout import logout_handler
@@ -50,12 +51,7 @@ app.add_processor(no_new_cookie_for_a_post_without_one(session))  # why: see the
 
 def end_expired_login(handler):
     """Log out a session idle or logged in for too long, and say so on the login page."""
-    if session.username:
-        now = time.time()
-        if now - session.last_seen > IDLE_TIMEOUT or now - session.login_time > ABSOLUTE_TIMEOUT:
-            session.kill()
-            raise web.seeother("/login?expired=1")
-        session.last_seen = now
+    end_login_if_expired(session, IDLE_TIMEOUT, ABSOLUTE_TIMEOUT)
     return handler()
 
 
@@ -101,7 +97,7 @@ class login:
         throttle.succeeded(attempt)
         rotate_session_id(session)
         session.username = username
-        session.login_time = session.last_seen = time.time()
+        start_login_clock(session)
         session.remember = bool(remember)  # a checkbox is sent only when ticked
         raise web.seeother("/whoami")
 

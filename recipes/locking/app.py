@@ -1,7 +1,7 @@
 """Count visits with no lost update: the requests of one session run one at a time.
 
-SESSION_STORE picks the store and its lock: disk (default, a file lock), postgres (DBStore
-on DATABASE_URL, an advisory lock) or redis (REDIS_URL, a lock key with an expiry).
+SESSION_STORE picks the store and its lock: disk (default, a file lock), postgres (the postgres
+recipe's store on DATABASE_URL, an advisory lock) or redis (REDIS_URL, a lock key with an expiry).
 """
 import os
 import sys
@@ -11,20 +11,19 @@ import web
 
 from cache_control import keep_sessions_out_of_caches
 from locked_session import LockedSession
-from locking_stores import DiskStore, PostgresStore, RedisStore
+from locking_pgstore import LockingPostgresStore
+from locking_stores import DiskStore, RedisStore
+from sessions_table import prepare_sessions_table
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
-
 def postgres_store():
-    db = web.database(os.environ.get("DATABASE_URL", "postgres:///cookbook"))
-    db.query("""CREATE TABLE IF NOT EXISTS sessions (
-        session_id char(128) UNIQUE NOT NULL,
-        atime timestamp NOT NULL default current_timestamp,
-        data text
-    )""")
-    return PostgresStore(db, "sessions")
+    url = os.environ.get("DATABASE_URL", "postgres:///cookbook")
+    problem = prepare_sessions_table(url)  # the postgres recipe's table and store
+    if problem:
+        sys.exit(problem)
+    return LockingPostgresStore(url)
 
 
 def redis_store():

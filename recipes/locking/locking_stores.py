@@ -1,14 +1,13 @@
-"""Three web.py stores with the lock(session_id) that LockedSession takes: files (flock), PostgreSQL
-(an advisory lock) and Redis (a key with an expiry). Copy the one you use into your app."""
+"""Two web.py stores with the lock(session_id) that LockedSession takes: files (flock) and Redis
+(a key with an expiry); PostgreSQL's is locking_pgstore.py. Copy the one you use into your app."""
 import contextlib
 import fcntl
 import json
 import os
 
-import psycopg2.errors
 import web
 
-from locked_session import LOCK_TIMEOUT, busy, wait_for
+from locked_session import wait_for
 
 
 class DiskStore(web.session.DiskStore):
@@ -36,22 +35,6 @@ def try_flock(lock_file):
         return True
     except BlockingIOError:
         return False
-
-
-class PostgresStore(web.session.DBStore):
-    """web.py's DBStore with an advisory lock, held by this thread's connection for the request."""
-
-    @contextlib.contextmanager
-    def lock(self, session_id):
-        try:  # one round trip: the wait's limit, then the wait
-            self.db.query(f"SET lock_timeout = '{LOCK_TIMEOUT}s'; SELECT pg_advisory_lock(hashtext($id))",
-                          vars={"id": session_id})
-        except psycopg2.errors.LockNotAvailable:
-            raise busy() from None
-        try:
-            yield
-        finally:
-            self.db.query("SELECT pg_advisory_unlock(hashtext($id))", vars={"id": session_id})
 
 
 class RedisStore(web.session.Store):

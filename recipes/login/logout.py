@@ -17,8 +17,9 @@ LOGOUT_PAGE = """<!DOCTYPE html>
 """
 
 
-def logout_handler(session):
-    """The handler of /logout: GET shows the form, POST with its token deletes the session."""
+def logout_handler(session, then="/login"):
+    """The handler of /logout: GET shows the form, POST with its token deletes the session and
+    redirects to `then`."""
 
     class logout:
         def GET(self):  # a page, which changes nothing: another site may link to it
@@ -29,6 +30,6 @@ def logout_handler(session):
             (sent,) = form_fields("csrf_token")
             check_token(session, sent)  # 403 for another site's post: the visitor stays logged in
             session.kill()  # deleted from the store: a copy of the cookie opens nothing, now or later
-            raise web.seeother("/login")
+            raise web.seeother(then)
 
     return logout

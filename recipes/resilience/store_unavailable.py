@@ -7,6 +7,10 @@ import web
 UNAVAILABLE = "The session store is unavailable, try again later.\n"
 
 
+class StoreUnavailable(Exception):
+    """What a store raises when it cannot answer now: it is down, or this visitor's record cannot be read."""
+
+
 def answer_503_when_the_store_fails(app, *store_errors):
     """`app` answers 503 to an error of one of the classes `store_errors`, and any other error with
     the 500 it answered before."""

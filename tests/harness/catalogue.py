@@ -79,6 +79,7 @@ RECIPES_CATALOGUE = {recipe.slug: recipe for recipe in [
     Recipe("subapp", disk=ON_FILES),
     Recipe("template", entry="/", disk=ON_FILES),
     Recipe("testing", disk=ON_FILES),
+    Recipe("together", entry="/login", cookie="__Host-sid"),
 ]}
 
 
@@ -149,6 +150,7 @@ VARIANTS = {slug: Variant(slug) for slug in RECIPES_CATALOGUE} | {
     "redis": Variant("redis", redis, store="redis's RedisStore", bench="redis recipe"),
     "scale-out": Variant("scale-out", redis, store="scale-out on Redis"),  # Redis unless DATABASE_URL
     "scale-out on postgres": Variant("scale-out", cookbook_database, store="scale-out on PostgreSQL"),
+    "together": Variant("together", cookbook_database),
 }
 #: One variant of each kind of store the recipes implement.
 STORE_VARIANTS = {name: variant for name, variant in VARIANTS.items() if variant.store}

@@ -1,0 +1,1 @@
+../resilience/store_unavailable.py

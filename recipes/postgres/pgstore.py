@@ -1,0 +1,84 @@
+"""web.py sessions in PostgreSQL: copy this file, sessions_table.py and schema.sql into your app
+(the postgres recipe's app.py shows its use). One jsonb row per session, through a connection pool;
+whatever the database fails with raises StoreUnavailable, which store_unavailable.py answers with a 503."""
+import copy
+import threading
+
+import psycopg
+import web
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from store_unavailable import StoreUnavailable
+
+
+class PostgresStore(web.session.Store):
+    """Unchanged sessions cost one SELECT; changed ones a SELECT and an upsert."""
+
+    def __init__(self, url, touch_every=60):
+        self.touch_every = touch_every  # seconds: how stale atime may get before an unchanged session is written
+        self.local = threading.local()  # per server thread: the row it read last
+        self.pool = ConnectionPool(
+            url, min_size=2, max_size=10, open=True,  # 10: web.py's server has ten threads
+            timeout=3,  # a request waits at most 3 seconds for a connection, then answers 503
+            reconnect_timeout=1,  # a failed reconnection is given up soon: the next request starts another
+            # Autocommit: no BEGIN/COMMIT around each statement. A database that is down, or a statement
+            # that waits (a locked table, an overloaded server), fails within seconds instead of holding
+            # the thread. synchronous_commit=off: a write returns before it reaches the disk; a crash of
+            # PostgreSQL may lose the last ones, never corrupt them.
+            kwargs={"autocommit": True, "connect_timeout": 3,
+                    "options": "-c statement_timeout=3s -c synchronous_commit=off"})
+
+    def connection(self):
+        """The pool's connection for one statement (the locking recipe lends its own instead)."""
+        return self.pool.connection()
+
+    def _execute(self, query, *args):
+        """Run one statement and return its first row, if it has rows."""
+        for retry in (False, True):
+            connection = None
+            try:
+                with self.connection() as connection:
+                    cursor = connection.execute(query, args)
+                    return cursor.fetchone() if cursor.description else None
+            except psycopg.Error as error:
+                if retry or connection is None or not connection.broken:
+                    raise StoreUnavailable(error) from error
+                # The server closed this connection (a restart?): the others in the pool may be dead too.
+                # Try them all now, then run the statement again: each of this store's can run twice.
+                self.pool.check()
+
+    def _select(self, key):
+        row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s", key)
+        self.local.row = key, row
+        return row
+
+    def _row(self, key):
+        loaded_key, row = getattr(self.local, "row", (None, None))
+        return row if loaded_key == key else self._select(key)
+
+    def __contains__(self, key):  # web.py asks this first on every request: the one SELECT
+        return self._select(key) is not None
+
+    def __getitem__(self, key):
+        row = self._row(key)
+        if row is None:
+            raise KeyError(key)
+        if not isinstance(row[0], dict):  # not a session this store wrote: keep it, say so
+            raise StoreUnavailable(f"record {key} is unreadable: {row[0]!r}")
+        return copy.deepcopy(row[0])  # a copy: what the handler changes in place must not change what was read
+
+    def __setitem__(self, key, value):
+        row = self._row(key)
+        if row and row[0] == value and row[1] < self.touch_every:
+            return  # nothing changed and atime is fresh enough: no write
+        self._execute("INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
+                      " DO UPDATE SET data = excluded.data, atime = now()", key, Jsonb(value))
+        self.local.row = key, (value, 0)
+
+    def __delitem__(self, key):
+        self._execute("DELETE FROM sessions WHERE session_id = %s", key)
+        self.local.row = key, None
+
+    def cleanup(self, timeout):
+        self._execute("DELETE FROM sessions WHERE atime < now() - make_interval(secs => %s)", timeout)

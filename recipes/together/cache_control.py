@@ -1,0 +1,1 @@
+../cookies/cache_control.py

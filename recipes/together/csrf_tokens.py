@@ -1,0 +1,1 @@
+../csrf/csrf_tokens.py

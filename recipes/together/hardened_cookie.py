@@ -1,0 +1,1 @@
+../cookies/hardened_cookie.py

@@ -1,0 +1,1 @@
+../lazy/lazy_session.py

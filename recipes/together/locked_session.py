@@ -1,0 +1,1 @@
+../locking/locked_session.py

@@ -1,0 +1,1 @@
+../locking/locking_pgstore.py

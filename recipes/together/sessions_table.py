@@ -1,0 +1,1 @@
+../postgres/sessions_table.py
