@@ -1,4 +1,5 @@
-"""The benchmark's results as a table and against its targets: printed by bench/run.py, shown by the Performance page.
+"""The benchmark's results as a table and against its targets, printed by bench/run.py for the
+maintainers (the Performance page makes its own: docs/production/benchmark.py).
 
 The targets are what the production recipes set out to reach; they are stated here, beside the
 code that checks them, because a reader of the repository has no issue tracker to look them up in.
