@@ -117,7 +117,7 @@ SERVERS = {
     # A CGI server passes its request's meta-variables, SERVER_SOFTWARE among them (RFC 3875), as the environment.
     "cgi": ({"SERVER_SOFTWARE": "Apache/2.4.62 (Debian)", "GATEWAY_INTERFACE": "CGI/1.1"}, ["app.py"], False),
     "web.py's fastcgi": ({}, ["app.py", "fcgi"], False),
-    "fastcgi spawned by lighttpd": ({"PHP_FCGI_CHILDREN": "4"}, ["app.py"], False),
+    "PHP_FCGI_CHILDREN set (a FastCGI setting of lighttpd)": ({"PHP_FCGI_CHILDREN": "4"}, ["app.py"], False),
     "mod_wsgi": ({}, ["mod_wsgi"], False),  # mod_wsgi's default sys.argv
 }
 
