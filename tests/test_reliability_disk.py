@@ -16,7 +16,8 @@ is out of their reach without a store of their own, so the test holds them to wh
 (200, the write lost, the session whole afterwards: a newer web.py that raised instead would
 show here as a 500) and counts those silent losses in the figures printed at the end of the run.
 Those sessions are small: a session larger than Python's write buffer is destroyed instead by a
-full disk under web.py's DiskStore (the last two tests), and kept by the hardening recipe's store.
+full disk under web.py's DiskStore (the last three tests: the buffer is the file system's block
+size), and kept by the hardening recipe's store.
 """
 import io
 import os
@@ -122,8 +123,9 @@ def test_full_or_read_only_disk_never_a_500(slug, fault, piped_server):
         assert after[1] == b"3", "the record is not the last one kept"  # the 503's count, or the lost write's, again
 
 
-#: A session larger than Python's write buffer: its pickle goes to the file from the first
-#: write() call, and a write refused there leaves the temporary file empty, not unwritten.
+#: A session larger than Python's write buffer (the file system's block size, or io's default,
+#: 8 KiB): its pickle goes to the file from the first write() call, and a write refused there
+#: leaves the temporary file empty, not unwritten.
 BIG = io.DEFAULT_BUFFER_SIZE * 2
 PADDED = Change("nothing: /count also keeps a value larger than Python's write buffer in the session",
                 "        session.count += 1\n", f"        session.count += 1\n        session.padding = 'x' * {BIG}\n")
@@ -172,3 +174,28 @@ def test_a_cart_larger_than_the_write_buffer_is_destroyed_by_a_full_disk(piped_s
         assert post(server, "/cart/add", form={"item": "plum"}, cookie=cookie).status == 303
     assert session_file(server, cookie).stat().st_size == 0
     assert [get(server, "/cart", cookie=cookie).status for _ in range(2)] == [500, 500]
+
+
+THRESHOLD = """
+import os, resource, sys, web
+store = web.session.DiskStore("sessions")
+buffer = os.stat("sessions").st_blksize  # open() buffers a file by its file system's block size
+for size in (buffer - 200, buffer + 200):  # bytes of the stored session, base64 and all
+    store["abc"] = {"n": 0}
+    value = {"n": 1, "padding": "x" * (size * 3 // 4 - 50)}
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (0, hard))  # the disk full for this write only
+    store["abc"] = value
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    print(buffer, len(store.encode(value)) > buffer, os.path.getsize("sessions/abc"))
+"""
+
+
+def test_the_session_web_py_destroys_is_the_one_larger_than_the_write_buffer(tmp_path):
+    if sys.platform != "linux":
+        missing("Linux's RLIMIT_FSIZE (the fault is made with it)", "run on Linux, as CI does")
+    printed = subprocess.run([sys.executable, "-c", THRESHOLD], cwd=tmp_path, env=python_env(),
+                             capture_output=True, text=True, check=True).stdout.split("\n")[:2]
+    (buffer, under, kept), (_, over, left) = (line.split() for line in printed)
+    assert (under, int(kept) > 0, over, left) == ("False", True, "True", "0"), printed
+    print(f"\nwrite buffer: {buffer} bytes")
