@@ -178,17 +178,27 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(recipe_server,
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
 
 
-def test_servers_in_two_time_zones_delete_each_other_s_sessions(recipe, monkeypatch):
+NINE_HOURS = 9 * 3600  # Tokyo's clock is nine hours ahead of UTC's
+
+
+@pytest.mark.parametrize("saved_in, cleaned_in, timeout, rows_left", [
+    ("UTC", "Asia/Tokyo", NINE_HOURS - 60, 0),  # idle a moment, yet deleted: the timeout cut by nine hours
+    ("UTC", "Asia/Tokyo", NINE_HOURS + 60, 1),
+    ("Asia/Tokyo", "UTC", 0, 1),  # a timeout of 0 keeps it: nine hours added to the timeout
+    ("UTC", "UTC", 0, 0),  # ...where it deletes a session of its own zone
+], ids=["UTC, then Tokyo, under nine hours", "UTC, then Tokyo, over nine hours", "Tokyo, then UTC", "one zone"])
+def test_servers_in_two_time_zones_cut_or_stretch_each_other_s_sessions(recipe, monkeypatch, saved_in, cleaned_in,
+                                                                          timeout, rows_left):
     """DBStore writes atime in the server's local time, with no zone, and its cleanup compares in local time."""
     with monkeypatch.context() as zone:
-        zone.setenv("TZ", "UTC")
+        zone.setenv("TZ", saved_in)
         time.tzset()
-        recipe.app.request("/count")  # a server on UTC saves a new session now
-        zone.setenv("TZ", "Asia/Tokyo")
+        recipe.app.request("/count")  # a server in one zone saves a new session now
+        zone.setenv("TZ", cleaned_in)
         time.tzset()
-        recipe.session.store.cleanup(3600)  # one on Tokyo time, nine hours ahead, finds it idle
+        recipe.session.store.cleanup(timeout)  # and a server in the other runs its cleanup
     time.tzset()
-    assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == 0
+    assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == rows_left
 
 
 @pytest.mark.parametrize("character", ["/", "#", "?"])

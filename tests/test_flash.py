@@ -3,6 +3,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import web
 
 from harness.catalogue import RECIPES_CATALOGUE
@@ -94,3 +95,35 @@ def test_an_overlapping_request_can_bring_a_shown_message_back(tmp_path, monkeyp
     overlapping.join(10)
     second = FLASH.findall(recipe.app.request("/", headers=alice).data.decode())
     assert first == second == ["Saved"]
+
+
+WEB_INPUT = Change("form_fields: the form read with web.input() as it comes",
+                   '        (text,) = form_fields("text")\n', '        text = web.input(text="").text\n')
+NEVER_SENT = {  # what the page's form never posts: (body, its Content-Type)
+    "not UTF-8": (b"text=\xff", "application/x-www-form-urlencoded"),
+    "a file": (b'--x\r\nContent-Disposition: form-data; name="text"; filename="up.txt"\r\n\r\nhello\n\r\n--x--\r\n',
+               "multipart/form-data; boundary=x"),
+}
+#: What the post of each answers, and what the next page shows, without form_fields.
+UNCHECKED = {"not UTF-8": (500, ["Saved"]), "a file": (303, ["Saved", "b&#39;hello\\n&#39;"])}
+
+
+@pytest.mark.parametrize("case", NEVER_SENT)
+@pytest.mark.parametrize("defence", [True, False], ids=["form_fields", "web.input"])
+def test_a_form_the_page_never_sends_is_a_400_and_the_messages_stay(case, defence, tmp_path, recipe_server):
+    server = recipe_server(recipe_copy("flash", tmp_path, *([] if defence else [WEB_INPUT])))
+    cookie = post(server, "/messages", {"text": "Saved"}).cookie()
+    body, content_type = NEVER_SENT[case]
+    answer = post(server, "/messages", body=body, headers={"Content-Type": content_type}, cookie=cookie)
+    outcome = (answer.status, shown(get(server, "/", cookie=cookie)))
+    assert outcome == ((400, ["Saved"]) if defence else UNCHECKED[case])
+    assert ("UnicodeDecodeError" in server.log()) == (not defence and case == "not UTF-8")
+
+
+def test_nothing_caps_the_list_until_a_page_shows_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # sessions/ is created in the working directory
+    recipe = import_recipe("flash")
+    visitor = cookie_header(recipe.app.request("/"))
+    for number in range(500):
+        recipe.app.request("/messages", method="POST", data=f"text={number}", headers=visitor)
+    assert FLASH.findall(recipe.app.request("/", headers=visitor).data.decode()) == [str(n) for n in range(500)]

@@ -8,6 +8,7 @@ import pytest
 import web
 
 from harness import REPO
+from harness.in_process import cookie_header, import_recipe
 
 ROW = re.compile(r"^\| `(\w+)` \| `([^`]*)` \|", re.MULTILINE)
 
@@ -68,3 +69,19 @@ def test_an_address_in_x_forwarded_for_is_not_the_client_address():
     app = web.application(("/", "page"), {"page": page}, autoreload=False)
     response = app.request("/", env={"REMOTE_ADDR": "10.0.0.1", "HTTP_X_FORWARDED_FOR": "203.0.113.9"})
     assert response.data == b"10.0.0.1"
+
+
+def test_behind_proxies_the_address_check_sees_only_the_proxy_s(tmp_path, monkeypatch):
+    """ignore_change_ip=False compares REMOTE_ADDR, the proxy's: through one proxy every client is let
+    in; through two (a load balancer's addresses), a visitor who comes through the other one is refused."""
+    monkeypatch.chdir(tmp_path)  # sessions/ is created in the working directory
+    monkeypatch.setenv("WEBPY_SESSION_IGNORE_CHANGE_IP", "False")
+    recipe = import_recipe("parameters")
+
+    def count(proxy, client, headers=None):
+        env = {"REMOTE_ADDR": proxy, "HTTP_X_FORWARDED_FOR": client}
+        return recipe.app.request("/count", headers=headers or {}, env=env)
+
+    alice = cookie_header(count("10.0.0.1", "198.51.100.7"))
+    assert count("10.0.0.1", "203.0.113.9", alice).data == b"2"  # another client, through the same proxy
+    assert count("10.0.0.2", "198.51.100.7", alice).data == b"Session expired"  # Alice, through the other

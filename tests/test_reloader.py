@@ -105,14 +105,29 @@ def test_with_debug_off_the_same_counter_counts_and_edits_wait_for_a_restart(tmp
     assert count(visitor) == "3"
 
 
-@pytest.mark.parametrize("argv, debug", [
-    (["app.py", "8080"], True),  # the built-in server
-    (["/usr/bin/gunicorn", "app:app"], True),
-    (["/usr/bin/uwsgi", "--http", ":8000"], True),
-    (["app.py", "fcgi"], False),  # web.py's FastCGI
-], ids=["built-in server", "gunicorn", "uwsgi", "fastcgi"])
-def test_debug_mode_is_on_once_web_is_imported_unless_cgi_or_fastcgi(argv, debug):
+# How each server starts Python, as web.py's web/wsgi.py (_is_dev_mode) looks at it when imported:
+# the variables it puts in the process's environment, and sys.argv.
+SERVERS = {
+    "built-in server": ({}, ["app.py", "8080"], True),
+    # gunicorn/arbiter.py, Arbiter.__init__: os.environ["SERVER_SOFTWARE"] = SERVER_SOFTWARE
+    # ("gunicorn/<version>"), before it loads the application, in the master as in the workers.
+    "gunicorn": ({"SERVER_SOFTWARE": "gunicorn/26.2.0"}, ["/usr/bin/gunicorn", "app:app"], False),
+    # uWSGI's python plugin (init_pyargv) sets sys.argv to ["uwsgi"] and puts no variable in os.environ.
+    "uwsgi": ({}, ["uwsgi"], True),
+    # A CGI server passes its request's meta-variables, SERVER_SOFTWARE among them (RFC 3875), as the environment.
+    "cgi": ({"SERVER_SOFTWARE": "Apache/2.4.62 (Debian)", "GATEWAY_INTERFACE": "CGI/1.1"}, ["app.py"], False),
+    "web.py's fastcgi": ({}, ["app.py", "fcgi"], False),
+    "PHP_FCGI_CHILDREN set (a FastCGI setting of lighttpd)": ({"PHP_FCGI_CHILDREN": "4"}, ["app.py"], False),
+    "mod_wsgi": ({}, ["mod_wsgi"], False),  # mod_wsgi's default sys.argv
+}
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_debug_mode_is_on_once_web_is_imported_unless_another_server_shows(server):
+    variables, argv, debug = SERVERS[server]
+    # The embedding sets sys.argv before any of the application's code runs; so does this line.
     code = f"import sys; sys.argv = {argv!r}; import web; print(web.config.debug)"
-    env = {name: value for name, value in python_env({}).items() if name not in ("SERVER_SOFTWARE", "PHP_FCGI_CHILDREN")}
+    env = {name: value for name, value in python_env(variables).items()
+           if name not in ("SERVER_SOFTWARE", "PHP_FCGI_CHILDREN") or name in variables}
     printed = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
     assert printed == f"{debug}\n"

@@ -4,6 +4,7 @@ import os
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from logins import form_fields  # the body's fields as text, 400 for the rest (login recipe)
 
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
@@ -35,7 +36,8 @@ class index:
 
 class messages:
     def POST(self):
-        session.messages.append(web.input(text="").text)
+        (text,) = form_fields("text")
+        session.messages.append(text)
         # Show it on a GET: the client is sent to / instead of getting a page.
         raise web.seeother("/")
 
