@@ -6,8 +6,8 @@ import sys
 import web
 
 from cache_control import keep_sessions_out_of_caches
-from signed_json_store import SignedJsonStore, StoreUnavailable
-from store_unavailable import answer_503_when_the_store_fails
+from signed_json_store import SignedJsonStore
+from store_unavailable import StoreUnavailable, answer_503_when_the_store_fails
 
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.

@@ -9,6 +9,8 @@ import threading
 
 import web
 
+from store_unavailable import StoreUnavailable  # what the 503 answer catches (resilience recipe)
+
 
 def to_json(value):
     """json.dumps calls this for what JSON has no type for: sets, dates and datetimes, tagged."""
@@ -58,10 +60,6 @@ def same(value, back):
     if isinstance(value, datetime.datetime):  # a ZoneInfo would come back as a fixed offset
         return value == back and same(value.tzinfo, back.tzinfo)
     return value == back
-
-
-class StoreUnavailable(Exception):
-    """The disk refused to keep a session: full or read-only."""
 
 
 class SignedJsonStore(web.session.DiskStore):
