@@ -137,6 +137,15 @@ def test_logging_out_makes_a_copy_of_the_cookie_worthless(slug, defence, tmp_pat
     assert whoami(server, cookie) == ("anonymous" if defence else "alice")
 
 
+@pytest.mark.parametrize("slug", LOGIN_RECIPES)
+def test_one_user_may_be_logged_in_in_several_sessions_at_once(slug, recipe_server):
+    """Nothing ends a user's other sessions at login: the checklist's simultaneous logons."""
+    server = recipe_server(recipe_copy(slug, None))
+    first, second = log_in(server), log_in(server)
+    assert first != second
+    assert [whoami(server, first), whoami(server, second)] == ["alice", "alice"]
+
+
 HELD_PASSWORD = "a wrong password, held"
 # A copy whose login, given this password, stops once the session is loaded, until the test's go.
 HELD_LOGIN = [Change("nothing: adds the test's hold()", "def credentials_match(username, password):\n",
