@@ -1,5 +1,7 @@
 """What web.py 0.76 does by itself, row by row of the security checklist page."""
 import base64
+import datetime
+import email.utils
 import pickle
 import re
 
@@ -79,6 +81,17 @@ def test_kill_deletes_the_session_from_the_store(app):
     assert first in app.store
     visit(app, "/logout", first)
     assert first not in app.store
+
+
+def test_kill_answers_with_an_expired_cookie_and_no_clear_site_data(app):
+    """The client is told to drop the cookie, and nothing else: its cache and storage are left as they are."""
+    first = session_id(visit(app, "/count"))
+    headers = visit(app, "/logout", first).header_items
+    cookies = [value for name, value in headers if name == "Set-Cookie"]
+    assert len(cookies) == 1, cookies
+    expires = re.search(r"expires=([^;]+)", cookies[0]).group(1)
+    assert email.utils.parsedate_to_datetime(expires) < datetime.datetime.now(datetime.timezone.utc), cookies
+    assert "Clear-Site-Data" not in [name for name, _ in headers]
 
 
 def test_an_unknown_id_gets_a_new_session(app):

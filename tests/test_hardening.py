@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import web
 
 from harness import RECIPES
 from harness.client import get, method_for, request
@@ -311,6 +312,20 @@ def test_fastcgi_or_scgi_on_a_loopback_address_needs_a_secret(tmp_path, how, def
         assert "SESSION_SECRET is not set" in started.stderr
     else:
         assert "SESSION_SECRET is not set" not in started.stderr and "No module named 'flup'" in started.stderr
+
+
+@pytest.mark.upstream
+@pytest.mark.parametrize("how, cgi", [("SERVER_SOFTWARE", "Y"), ("PHP_FCGI_CHILDREN", None)])
+def test_web_py_runs_as_cgi_when_it_finds_server_software(how, cgi, monkeypatch):
+    """web.py hands the application to flup's FastCGI server, in CGI mode when SERVER_SOFTWARE is set."""
+    handed = []
+    for name in ("FCGI_FORCE_CGI", "SERVER_SOFTWARE", "PHP_FCGI_CHILDREN"):  # put back as they were after
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(how, "lighttpd")
+    monkeypatch.setattr(web.wsgi, "runfcgi", lambda func, address: handed.append((address, os.environ.get(
+        "FCGI_FORCE_CGI"))))
+    web.wsgi.runwsgi(None)
+    assert handed == [(None, cgi)]
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "[::1]"])

@@ -1,6 +1,7 @@
 """The site: `mkdocs build --strict` passes, renders notebooks in both languages, and fails
 when a translation or an included recipe file is missing (shown on a small site built with the
 site's own configuration)."""
+import ast
 import json
 import re
 import zipfile
@@ -187,6 +188,57 @@ def test_a_recipes_download_runs_from_an_empty_directory(slug, site, tmp_path, s
     server = recipe_server(tmp_path / slug / "app.py", services.environment(recipe.services), cwd=tmp_path)
     answer = get(server, recipe.entry)
     assert (answer.status, bool(answer.cookie(recipe.cookie))) == (200, True), answer
+
+
+def modules_the_app_imports(folder):
+    """The modules of a recipe's folder that its app.py imports, directly or through one another."""
+    found, names = set(), ["app"]
+    while names:
+        path = folder / f"{names.pop()}.py"
+        if path.is_file() and path.name not in found:
+            found.add(path.name)
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            names += [alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                      for alias in node.names]
+            names += [node.module.split(".")[0] for node in ast.walk(tree)
+                      if isinstance(node, ast.ImportFrom) and node.module and not node.level]
+    return found - {"app.py"}
+
+
+COPY = re.compile(r"\b(cop(y|ies)|copi(e|ez|er)|beside)\b|à côté", re.IGNORECASE)  # what to copy, or where
+WHOLE_FOLDER = re.compile(r"cp -rL recipes/|download|télécharg", re.IGNORECASE)
+
+
+def partial_copy_lists(slug, markdown):
+    """The sentences of a page's prose that tell which of the recipe's files to copy, or put beside
+    app.py (a module borrowed from another recipe, or two modules), without naming every module
+    app.py imports, nor sending the reader to the whole folder (`cp -rL`, the download link)."""
+    folder = REPO / "recipes" / slug
+    imported = modules_the_app_imports(folder)
+    borrowed = {name for name in imported if (folder / name).is_symlink()}
+    prose = re.sub(r"^( *)```.*?^\1```", "\n\n", markdown, flags=re.MULTILINE | re.DOTALL)  # code ends a sentence
+    found = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n\s*\n", prose):
+        named = set(re.findall(r"`([\w-]+\.py)`", sentence)) & imported
+        if COPY.search(sentence) and (named & borrowed or len(named) > 1) and named != imported \
+                and not WHOLE_FOLDER.search(sentence):
+            found.append(" ".join(sentence.split()))
+    return found
+
+
+def test_a_list_of_files_to_copy_that_misses_a_module_is_found():
+    """What the login page said before it sent readers to the whole folder."""
+    old = "The session cookie is that of [A hardened session cookie](cookies.md) (copy `hardened_cookie.py`\n" \
+          "from that page beside your `app.py`): with web.py's, another host can log the visitor in."
+    assert partial_copy_lists("login", old) == [" ".join(old.split())]
+    assert partial_copy_lists("login", old.replace("(copy", "(copy the folder with `cp -rL recipes/login`, or")) == []
+
+
+@pytest.mark.parametrize("source", RECIPE_PAGES, ids=str)
+def test_a_page_that_says_which_files_to_copy_names_every_module_its_app_imports(source):
+    """A reader who copies what a sentence lists gets an application that starts, not a ModuleNotFoundError."""
+    text = (REPO / "docs" / source).read_text(encoding="utf-8")
+    assert partial_copy_lists(front_matter(text)["recipe"], text) == []
 
 
 @pytest.mark.parametrize("url, words", [("", "Code and recipes:"), ("basics/count/", "Code and recipes:"),
