@@ -40,23 +40,35 @@ def test_a_command_after_a_server_start_is_stuck_behind_it():
     assert stuck_behind_a_server("cp -r recipes/count lost\npython lost/app.py 8080") == []
 
 
+TITLES = {  # the terminal a block runs in; a server started where one already runs says to stop it
+    "en": {"start": r"Terminal \d: the (server|server on port 808\d|client)",
+           "restart": r"Terminal \d: stop the (running server|server on port 808\d) \(Ctrl\+C\), then start this one"},
+    "fr": {"start": r"Terminal \d\u00a0: le (serveur|serveur du port 808\d|client)",
+           "restart": r"Terminal \d\u00a0: arrêtez le serveur (en cours|du port 808\d) \(Ctrl\+C\), puis lancez celui-ci"},
+}
+
+
 def test_every_copy_button_gives_commands_that_all_run(site):
     """On every page in both languages, a server start is the last command of its block's copy
     text, and the block is titled for the terminal it runs in; on a page that starts a server,
-    every block says its terminal (in the page's language)."""
+    every block says its terminal (in the page's language), and a block that starts a server on a
+    port where the page already started one says to stop that one first: the commands work in the
+    order shown, in one terminal per server and one for the client."""
     stuck, untitled, checked = {}, {}, 0
     for url, soup in pages(site).items():
         blocks = soup.select(".language-console")
         starts_a_server = any(START_LINE.fullmatch(command) for block in blocks for command in commands(block["data-copy"]))
+        titles, ports = TITLES["fr" if url.startswith("fr/") else "en"], set()
         for index, block in enumerate(blocks, 1):
             checked += 1
             if stuck_behind_a_server(block["data-copy"]):
                 stuck[f"{url} block {index}"] = block["data-copy"]
+            started = [start["port"] for command in commands(block["data-copy"])
+                       for start in [START_LINE.fullmatch(command)] if start]
+            expected = titles["restart" if started and started[0] in ports else "start"]
+            ports.update(started)
             title = block.select_one(".filename")
-            french = url.startswith("fr/")
-            if starts_a_server and (title is None or not re.fullmatch(
-                    r"Terminal \d\u00a0: le (serveur|serveur du port 808\d|client)" if french
-                    else r"Terminal \d: the (server|server on port 808\d|client)", title.get_text())):
+            if starts_a_server and (title is None or not re.fullmatch(expected, title.get_text())):
                 untitled[f"{url} block {index}"] = title and title.get_text()
     assert stuck == {}
     assert untitled == {}
