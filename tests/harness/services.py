@@ -83,10 +83,20 @@ class Services:
             for process in processes:
                 process.resume()
 
+    @contextmanager
+    def redis_stopped(self):
+        """Redis stopped for the block, then started again on the same port: every connection a client
+        held is closed."""
+        self.redis_server.stop()
+        try:
+            yield
+        finally:
+            self.redis_server.start()
+
     def restart_redis(self):
         """Redis stopped and started again on the same port: every connection a client held is closed."""
-        self.redis_server.stop()
-        self.redis_server.start()
+        with self.redis_stopped():
+            pass
 
     def _start_postgres(self):
         from pytest_postgresql.executors.proc import PostgreSQLExecutor
