@@ -276,3 +276,25 @@ def test_without_the_lock_one_session_loses_most_of_its_updates_in_every_kept_ru
     assert all(run[4] > 50 for store in STORES for run in runs[store, 1, "no"])
     assert all(run[3] < run[2] / 3 for run in runs["disk", 1, "no"])
     assert all(run[4] == 0 for key, kept in runs.items() if key[2] == "yes" for run in kept)
+
+
+UNAVAILABLE = "The session store is unavailable, try again later.\n"
+NO_503 = Change("the 503 for a store that fails: web.py's own 500",
+                "answer_503_when_the_store_fails(app, StoreUnavailable, redis.RedisError)\n")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["503", "none"])
+@pytest.mark.parametrize("store", ["postgres", "redis"])
+def test_a_store_that_is_down_answers_503(store, defence, services, recipe_server, tmp_path):
+    """A database or Redis that is down, when the lock is taken, gets the one-line 503 of the postgres
+    and redis recipes; a copy without answer_503_when_the_store_fails answers web.py's 500."""
+    env = STORES[store][1].environment(services)
+    server = recipe_server(recipe_copy("locking", tmp_path / "copy", *[] if defence else [NO_503]), env)
+    cookie = get(server, "/count").cookie()
+    with services.postgres_stopped() if store == "postgres" else services.redis_stopped():
+        seen = count(server, cookie), count(server)  # a returning visitor, a new one
+    if defence:
+        assert seen == ((503, UNAVAILABLE), (503, UNAVAILABLE))
+    else:
+        assert [status for status, _ in seen] == [500, 500]
+    assert count(server, cookie) == (200, "2")

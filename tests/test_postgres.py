@@ -1,7 +1,10 @@
 """What the postgres page says about its store beyond its transcripts."""
 import datetime
+import re
 import subprocess
+import threading
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -187,17 +190,100 @@ def sessions_table_locked(env):
         other.rollback()
 
 
+def statements_waiting_for_a_lock(env):
+    """How many statements on the cookbook database wait for a lock in PostgreSQL now."""
+    return int(subprocess.run(["psql", "-d", "cookbook", "-At", "-c", "SELECT count(*) FROM pg_stat_activity"
+                               " WHERE datname = 'cookbook' AND wait_event_type = 'Lock'"],
+                              env=python_env(env), check=True, capture_output=True, text=True).stdout)
+
+
 @pytest.mark.parametrize("defence", [True, False], ids=["statement timeout", "none"])
-def test_a_table_locked_for_long_answers_503_instead_of_waiting(defence, services, tmp_path, recipe_server):
-    """statement_timeout ends a statement that waits: the visitor gets a 503 while the table is still
-    locked; without it the request waits as long as the lock is held (here, past the client's patience)."""
+def test_a_table_locked_for_long_answers_503_and_ends_the_statement(defence, services, tmp_path, recipe_server):
+    """statement_timeout has PostgreSQL end a statement that waits: the visitor gets a 503 while the
+    table is still locked, and nothing of the request is left waiting. Without it, the visitor's 503
+    comes only from the store's own wait for an answer (ANSWER_TIMEOUT), and the statement it gave up
+    on stays queued in PostgreSQL behind the lock."""
     env = services.cookbook_database()
     server = recipe_server(recipe_copy("postgres", tmp_path / "copy", *[] if defence else [STATEMENT_TIMEOUT]), env)
     cookie = get(server, "/count").cookie()
     with sessions_table_locked(env):
+        answer = get(server, "/count", cookie=cookie, timeout=20)
+        left_waiting = statements_waiting_for_a_lock(env)
+    assert (answer.status, answer.text) == (503, UNAVAILABLE)
+    assert left_waiting == (0 if defence else 1)
+
+
+# A connection string whose TCP settings would find a silent peer dead within seconds, if they could.
+TCP_SETTINGS = "?keepalives=1&keepalives_idle=1&keepalives_interval=1&keepalives_count=2&tcp_user_timeout=2000"
+ANSWER_TIMEOUT = Change("the store's own limit on the wait for an answer",
+                        "url, connection_class=AnswerTimeoutConnection,", "url,", file="pgstore.py")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("defence", [True, False], ids=["answer timeout", "TCP settings only"])
+def test_a_frozen_database_answers_503_instead_of_hanging(defence, services, tmp_path, recipe_server):
+    """A PostgreSQL whose processes are stopped answers nothing, yet its machine acknowledges every
+    packet: statement_timeout cannot act, and TCP keepalives and tcp_user_timeout see nothing wrong.
+    The store's own limit on its wait (ANSWER_TIMEOUT, 8 s) answers 503; without it, the request waits
+    as long as the freeze. Both count on once PostgreSQL is resumed."""
+    env = services.cookbook_database()
+    app = recipe_copy("postgres", tmp_path / "copy", *[] if defence else [ANSWER_TIMEOUT])
+    server = recipe_server(app, dict(env, DATABASE_URL=env["DATABASE_URL"] + TCP_SETTINGS))
+    cookie = get(server, "/count").cookie()
+    with services.postgres_frozen():
         try:
-            answer = get(server, "/count", cookie=cookie, timeout=10)
+            answer = get(server, "/count", cookie=cookie, timeout=15)
             seen = answer.status, answer.text
         except TimeoutError:
-            seen = "no answer in 10 s"
-    assert seen == ((503, UNAVAILABLE) if defence else "no answer in 10 s")
+            seen = "no answer in 15 s"
+    after = get(server, "/count", cookie=cookie, timeout=15)
+    assert seen == ((503, UNAVAILABLE) if defence else "no answer in 15 s")
+    assert after.status == 200
+
+
+def test_requests_beyond_two_wait_until_the_pool_has_grown(recipe):
+    """The pool keeps two connections: requests that overlap beyond them wait while it opens more,
+    up to ten; once it has, ten overlapping requests find one each. It closes those idle ten minutes."""
+    def overlapping(requests=10):
+        barrier = threading.Barrier(requests)
+
+        def hold():
+            with recipe.store.connection():
+                barrier.wait(timeout=10)  # every request holds its connection until all have one
+
+        threads = [threading.Thread(target=hold) for _ in range(requests)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return recipe.store.pool.pop_stats()
+
+    recipe.store.pool.wait()  # its two connections open
+    recipe.store.pool.pop_stats()
+    first, again = overlapping(), overlapping()
+    assert (first["pool_size"], first.get("requests_queued", 0)) == (10, 8)
+    assert (again["pool_size"], again.get("requests_queued", 0)) == (10, 0)
+    assert recipe.store.pool.max_idle == 10 * 60
+
+
+@pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "none"])
+def test_without_autocommit_the_pool_commits_each_statement_itself(autocommit, services, tmp_path, monkeypatch):
+    """Without autocommit psycopg sends BEGIN before each statement and the pool's `with` block COMMIT
+    after it, reads included: the writes are saved all the same, with two more round trips each."""
+    env = services.cookbook_database()
+    subprocess.run(["psql", "-d", "cookbook", "-qc", "ALTER DATABASE cookbook SET log_statement = 'all'"],
+                   env=python_env(env), check=True)
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    changes = [] if autocommit else [Change("autocommit", '"autocommit": True, ', "", file="pgstore.py")]
+    recipe = import_recipe("postgres", recipe_copy("postgres", tmp_path / "copy", *changes))
+    returning = cookie_header(recipe.app.request("/count"))
+    log = Path(services.postgres_server.logfile)
+    start = log.stat().st_size
+    answer = recipe.app.request("/count", headers=returning)
+    with log.open() as lines:
+        lines.seek(start)
+        sent = re.findall(r"LOG:  (?:statement|execute [^:]*): (\w+)", lines.read())  # simple, then bound
+    assert answer.data == b"2"
+    assert sent == (["SELECT", "INSERT"] if autocommit else ["BEGIN", "SELECT", "COMMIT", "BEGIN", "INSERT", "COMMIT"])

@@ -17,7 +17,7 @@ import pytest
 
 from harness import RECIPES
 from harness.client import Visitor, counted_at_once, get
-from harness.copies import Change, recipe_copy
+from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import cookie_header, import_recipe, recorded_calls, store_calls_by_request
 from harness.processes import python_env
 
@@ -341,3 +341,12 @@ def test_postgres_outage_waiting_requests_hold_the_server_threads(tmp_path, serv
     assert public_before == public == PUBLIC
     assert requests[-11:].index(("/", "200")) > 0, "the home page was answered before any /count"
     assert seconds > 1 and seconds > 4 * seconds_before, (seconds, seconds_before)
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(tmp_path, recipe_server):
+    """No locking: a /count that loaded the session before /reset deleted it changed it, so LazySession
+    saves it, and the session is stored again. LazySession loads on first use: the copy holds after it."""
+    held_after_use = Change("nothing: /count waits for the test once it has used the session",
+                            "        session.count += 1\n", "        session.count += 1\n        hold()\n")
+    server = recipe_server(recipe_copy("resilience", tmp_path, HELD_COUNT[0], held_after_use))
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

@@ -5,6 +5,7 @@ import pytest
 
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.client import get
+from harness.copies import HELD_COUNT, count_after_an_overlapping_reset, recipe_copy
 from harness.processes import RecipeExited, start_recipe
 from harness.transcripts import Page
 
@@ -61,3 +62,9 @@ def test_an_unreachable_store_stops_the_recipe_with_a_message(tmp_path, variable
         start_recipe(APP, tmp_path, {variable: value})
     assert message in exited.value.output
     assert "Traceback" not in exited.value.output
+
+
+def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, recipe_server, tmp_path):
+    """No locking: a request that loaded the session before /reset deleted it stores it again."""
+    server = recipe_server(recipe_copy("scale-out", tmp_path, *HELD_COUNT), services.redis())
+    assert count_after_an_overlapping_reset(server, tmp_path) == 3

@@ -133,3 +133,17 @@ def test_a_count_posted_without_the_token_is_refused(defence, services, recipe_s
     visitor, _ = logged_in(server)
     forged = [visitor.post("/account/count", form).status for form in [{}, {"csrf_token": "forged"}]]
     assert (forged, shown(visitor)) == (([403, 403], (200, "alice: 0")) if defence else ([303, 303], (200, "alice: 2")))
+
+
+def test_a_visitor_not_logged_in_takes_the_lock_too(services, recipe_server, tmp_path):
+    """The login page uses the session (its CSRF token): with a cookie, it waits for the session's lock
+    like any page that uses the session, and answers 503 when another holds it for over five seconds."""
+    env = services.cookbook_database()
+    server = recipe_server(together(tmp_path), env)
+    visitor = Visitor(server, COOKIE)
+    assert visitor.get("/login").status == 200
+    with psycopg.connect("dbname=cookbook", host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"],
+                         autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext(%s))", [visitor.session_id])
+        answer = visitor.get("/login")
+    assert (answer.status, answer.text) == (503, "This session is busy, try again later.\n")

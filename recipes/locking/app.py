@@ -14,6 +14,7 @@ from locked_session import LockedSession
 from locking_pgstore import LockingPostgresStore
 from locking_stores import DiskStore, RedisStore
 from sessions_table import prepare_sessions_table
+from store_unavailable import StoreUnavailable, answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
@@ -49,6 +50,8 @@ try:
     store = STORES[store_name]()
 except Exception as error:  # the database or Redis is unreachable or refuses us: say why and stop
     sys.exit(f"Cannot use the {store_name} store: {error}")
+# A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
+answer_503_when_the_store_fails(app, StoreUnavailable, redis.RedisError)
 session = LockedSession(app, store, initializer={"count": 0})
 
 

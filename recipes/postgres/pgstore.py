@@ -11,6 +11,16 @@ from psycopg_pool import ConnectionPool
 
 from store_unavailable import StoreUnavailable
 
+ANSWER_TIMEOUT = 8  # seconds; above every statement's own timeout (3 s, the locking recipe's wait 5 s)
+
+
+class AnswerTimeoutConnection(psycopg.Connection):
+    """A statement that gets no answer at all fails after ANSWER_TIMEOUT seconds. statement_timeout cannot
+    end it when PostgreSQL is frozen, and TCP keepalives cannot either while its machine acknowledges."""
+
+    def wait(self, gen, *args, timeout=None, **kwargs):  # psycopg waits here for every answer
+        return super().wait(gen, *args, timeout=ANSWER_TIMEOUT if timeout is None else timeout, **kwargs)
+
 
 class PostgresStore(web.session.Store):
     """Unchanged sessions cost one SELECT; changed ones a SELECT and an upsert."""
@@ -19,7 +29,8 @@ class PostgresStore(web.session.Store):
         self.touch_every = touch_every  # seconds: how stale atime may get before an unchanged session is written
         self.local = threading.local()  # per server thread: the row it read last
         self.pool = ConnectionPool(
-            url, min_size=2, max_size=10, open=True,  # 10: web.py's server has ten threads
+            url, connection_class=AnswerTimeoutConnection,
+            min_size=2, max_size=10, open=True,  # 10: web.py's server has ten threads
             timeout=3,  # a request waits at most 3 seconds for a connection, then answers 503
             reconnect_timeout=1,  # a failed reconnection is given up soon: the next request starts another
             # Autocommit: no BEGIN/COMMIT around each statement. A database that is down, or a statement

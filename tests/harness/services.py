@@ -7,6 +7,7 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
+import psutil
 import pytest
 import redis
 
@@ -68,10 +69,34 @@ class Services:
         finally:
             self.postgres_server.start()
 
+    @contextmanager
+    def postgres_frozen(self):
+        """PostgreSQL's processes stopped (SIGSTOP) for the block, then resumed: the machine still
+        accepts and acknowledges every packet, but no statement is answered, as on a frozen server."""
+        pid = int((Path(self.postgres_server.datadir) / "postmaster.pid").read_text().split()[0])
+        processes = [psutil.Process(pid), *psutil.Process(pid).children()]
+        for process in processes:
+            process.suspend()
+        try:
+            yield
+        finally:
+            for process in processes:
+                process.resume()
+
+    @contextmanager
+    def redis_stopped(self):
+        """Redis stopped for the block, then started again on the same port: every connection a client
+        held is closed."""
+        self.redis_server.stop()
+        try:
+            yield
+        finally:
+            self.redis_server.start()
+
     def restart_redis(self):
         """Redis stopped and started again on the same port: every connection a client held is closed."""
-        self.redis_server.stop()
-        self.redis_server.start()
+        with self.redis_stopped():
+            pass
 
     def _start_postgres(self):
         from pytest_postgresql.executors.proc import PostgreSQLExecutor
