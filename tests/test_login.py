@@ -426,6 +426,7 @@ def test_parallel_guessers_get_no_more_than_the_limit(defence, tmp_path, recipe_
     cookie, token = login_form(server)
     form = {"username": "alice", "csrf_token": token}
     with ThreadPoolExecutor(max_workers=12) as pool:
+        # Twelve scrypt hashes at once take long on a loaded machine: a wait, not a bound on time.
         statuses = sorted(pool.map(lambda number: post(server, "/login", dict(form, password=f"guess {number}"),
-                                                       cookie=cookie).status, range(12)))
+                                                       cookie=cookie, timeout=120).status, range(12)))
     assert statuses == ([401] * 5 + [429] * 7 if defence else [401] * 12)
