@@ -58,11 +58,13 @@ def test_the_table_of_statements_is_measured(recipe, monkeypatch, page):
     statements("/count", returning)
     statements("/count", {"Cookie": "webpy_session_id=" + "ab" * 20})
     statements("/reset", returning)
+    statements("/reset")  # no session: a new id is drawn, then killed
     first_request_extra = measured.pop(0) - measured[0]
 
     documented = documented_counts(page)
-    # The page's rows: returning visitor, new visitor, gone session, reset, first request's extra.
-    assert documented == [measured[1], measured[0], measured[2], measured[3], first_request_extra]
+    # The page's rows: returning visitor, new visitor, gone session, reset, reset without a session,
+    # first request's extra.
+    assert documented == [measured[1], measured[0], measured[2], measured[3], measured[4], first_request_extra]
 
 
 def test_on_postgresql_each_statement_is_a_transaction_of_its_own(services, tmp_path, monkeypatch):
