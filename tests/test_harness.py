@@ -1,6 +1,7 @@
 """The harness can fail: wrong output, missing servers and drifting translations are caught."""
 import ast
 import re
+import socket
 
 import pytest
 
@@ -193,3 +194,27 @@ def test_titled_blocks_run_in_order_with_the_server_kept_between_them(tmp_path, 
     page.write_text(server + client.format(1) + client.format(3))
     with pytest.raises(AssertionError, match="--- expected\n3\n--- got\n2\n"):
         run_page(page, services)
+
+
+def test_a_restart_moves_to_another_port_when_something_else_took_it(tmp_path, services):
+    """Between two starts of a page's server, another program may listen on its real port: the
+    restart takes another free one, instead of a server that cannot bind and a neighbour that answers."""
+    page = tmp_path / "taken.md"
+    page.write_text("```console\n$ python recipes/count/app.py 8080\nhttp://0.0.0.0:8080/\n```\n\n"
+                    "```console\n$ python recipes/count/app.py 8080\nhttp://0.0.0.0:8080/\n"
+                    "$ curl -s http://127.0.0.1:8080/count\n1\n```\n")
+    document = page_tests().parse(page)
+    document.namespace["services"] = services
+    first, second = document.examples()
+    try:
+        first.evaluate()
+        taken = document.namespace["page"].ports["8080"]
+        with socket.socket() as neighbour:
+            neighbour.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            document.namespace["page"].stop("8080")
+            neighbour.bind(("0.0.0.0", taken))
+            neighbour.listen()
+            second.evaluate()
+            assert document.namespace["page"].ports["8080"] != taken
+    finally:
+        page_tests().teardown(document.namespace)

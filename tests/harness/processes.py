@@ -18,6 +18,18 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def port_is_free(port):
+    """Nothing listens on the port, on any address (a recipe listens on 0.0.0.0). Connections of a
+    server just stopped may linger (TIME_WAIT): as the servers do, SO_REUSEADDR lets them be."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
 class RecipeExited(AssertionError):
     """The server stopped before it answered: its output says why."""
 

@@ -43,7 +43,7 @@ from sybil.parsers.markdown import CodeBlockParser
 from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 from harness import RECIPES, REPO
-from harness.processes import BackgroundServer, RecipeExited, free_port, nginx_binary, python_env
+from harness.processes import BackgroundServer, RecipeExited, free_port, nginx_binary, port_is_free, python_env
 from harness.report import transcripts_run
 from harness.site import front_matter, language
 
@@ -76,6 +76,13 @@ class Page:
     def real_port(self, documented):
         return self.ports.setdefault(documented, free_port())
 
+    def free_real_port(self, documented):
+        """The documented port's real one, for a server about to start there: another, still free,
+        if something else on the machine took it meanwhile (a server of another test or program)."""
+        if documented in self.ports and not port_is_free(self.ports[documented]):
+            self.ports[documented] = free_port()
+        return self.real_port(documented)
+
     def with_real_ports(self, text):
         return DOC_PORT.sub(lambda match: str(self.real_port(match.group())), text)
 
@@ -83,6 +90,8 @@ class Page:
         """Run one transcript command, return what the reader would see."""
         recipe, nginx = START_LINE.fullmatch(command), NGINX_LINE.fullmatch(command)
         if recipe:
+            self.stop(recipe["port"])
+            self.free_real_port(recipe["port"])
             output = self.start(recipe["port"], self.with_real_ports(command))
         elif nginx:
             output = self.start_nginx(nginx["config"])
@@ -106,6 +115,8 @@ class Page:
         text = (self.workdir / config).read_text()
         listen = NGINX_LISTEN.search(text)
         assert listen, f"{config} has no `listen 808x` line"
+        self.stop(listen["port"])
+        self.free_real_port(listen["port"])
         copy = self.workdir / f"nginx-{listen['port']}.conf"
         copy.write_text(self.with_real_ports(text))
         return self.start(listen["port"], f"{nginx_binary()} -p \"$PWD\" -e stderr -c {copy.name} -g 'daemon off;'")
