@@ -203,9 +203,16 @@ def test_servers_in_two_time_zones_cut_or_stretch_each_other_s_sessions(recipe, 
     assert recipe.db.query("SELECT count(*) AS n FROM sessions")[0].n == rows_left
 
 
-@pytest.mark.parametrize("character", ["/", "#", "?"])
+@pytest.mark.parametrize("character", ["/", "#", "?", "[", "]"])
 def test_a_password_with_a_url_character_cannot_be_given_in_the_url_even_percent_encoded(character):
     encoded = "%{:02X}".format(ord(character))
     with pytest.raises(ValueError):  # web.py unquotes the URL before it parses it
         web.database(f"postgres://cookbook:p{encoded}w@127.0.0.1:5432/cookbook")
     assert web.database(dbn="postgres", db="cookbook", pw=f"p{character}w").keywords["password"] == f"p{character}w"
+
+
+def test_a_password_whose_start_is_a_number_before_a_slash_is_read_as_a_host_and_port():
+    """No ValueError here: web.py takes the user name for the host and the number for the port."""
+    keywords = web.database("postgres://cookbook:1234%2Fx@127.0.0.1:5432/cookbook").keywords
+    assert (keywords["host"], keywords["port"], keywords["password"]) == ("cookbook", 1234, None)
+    assert web.database(dbn="postgres", db="cookbook", pw="1234/x").keywords["password"] == "1234/x"

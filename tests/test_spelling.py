@@ -16,7 +16,8 @@ WORDS = str(REPO / "spelling-words.txt")  # names from code, one a line
 DICTIONARIES = {"en": "en_US", "fr": "fr_FR"}
 # A notebook's outputs are not prose, but for those shown as Markdown (the Performance page's sentences).
 NOT_PROSE = "code, pre, kbd, script, style, .jp-InputArea, .jp-OutputArea-output:not(.jp-RenderedMarkdown)"
-NOT_SPELLED = NOT_PROSE + ", .headerlink, .jp-InputPrompt, .jp-OutputPrompt"
+# A phrase marked <span lang="en"> on a French page (a quoted English title) is not French to spell.
+NOT_SPELLED = NOT_PROSE + ", .headerlink, .jp-InputPrompt, .jp-OutputPrompt, [lang=en]"
 URL = re.compile(r"\b\w+://\S+")
 # French wants a non-breaking space (or a narrow one) before : ; ? ! and inside « ».
 SPACE = "\u00a0\u202f"

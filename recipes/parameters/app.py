@@ -48,7 +48,7 @@ for name, text in os.environ.items():
 
 samesite = web.config.session_parameters.samesite
 if isinstance(samesite, str) and samesite.lower() == "none" and not web.config.session_parameters.secure:
-    # web.py would send it; browsers would drop the cookie.
+    # web.py would send it; Chromium, for one, would drop the cookie.
     sys.exit(f"{PREFIX}SAMESITE={samesite} needs {PREFIX}SECURE=True: Chromium, for one, rejects it otherwise")
 
 app = web.application(urls, locals())
