@@ -61,7 +61,7 @@ ALTERNATE_LINK = re.compile(r'\s*<link rel="alternate" href="[^"]*" hreflang="[^
 # (Material's own strings come from overrides/partials/language.html).
 FRENCH_STRINGS = {
     'title="Permanent link"': 'title="Lien permanent"',
-    'aria-label="Copy to Clipboard"': 'aria-label="Copier dans le presse-papier"',
+    'aria-label="Copy to Clipboard"': 'aria-label="Copier dans le presse-papiers"',
     ">Copied!<": ">Copié\u00a0!<",
 }
 
