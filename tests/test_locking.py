@@ -270,11 +270,14 @@ def test_the_cost_table_holds_the_medians_of_the_kept_runs(page):
             median("yes", 0), round(median("yes", 1)), median("no", 0), round(median("no", 1)), median("no", 4)], key
 
 
-def test_without_the_lock_one_session_loses_most_of_its_updates_in_every_kept_run():
-    """What the page says of the runs: most updates lost on one session, under a third counted on disk."""
+def test_without_the_lock_updates_are_lost_in_every_kept_run():
+    """What the page says of the runs: most updates lost on one session, under a third counted on disk,
+    and some lost on 1,000 sessions too (fewer counted than answered, where the lock counts them all)."""
     runs = kept_runs()
     assert all(run[4] > 50 for store in STORES for run in runs[store, 1, "no"])
     assert all(run[3] < run[2] / 3 for run in runs["disk", 1, "no"])
+    assert all(run[3] < run[2] for store in STORES for run in runs[store, 1000, "no"])
+    assert all(run[3] >= run[2] for key, kept in runs.items() if key[2] == "yes" for run in kept)
     assert all(run[4] == 0 for key, kept in runs.items() if key[2] == "yes" for run in kept)
 
 
