@@ -10,7 +10,7 @@ from harness.copies import AnchorMissing, Change, changed, comment_spans
 from harness.processes import python_env
 from harness.services import missing
 from harness.site import SERVICE_VARIABLES, front_matter
-from harness.transcripts import matches, page_tests, parse_transcript, run_in_terminal
+from harness.transcripts import Page, matches, page_tests, parse_transcript, run_in_terminal
 
 DOCS = REPO / "docs"
 PAGES = sorted(path for path in DOCS.rglob("*.md") if not path.name.endswith(".fr.md"))
@@ -216,5 +216,26 @@ def test_a_restart_moves_to_another_port_when_something_else_took_it(tmp_path, s
             neighbour.listen()
             second.evaluate()
             assert document.namespace["page"].ports["8080"] != taken
+    finally:
+        page_tests().teardown(document.namespace)
+
+
+def test_a_start_retries_on_another_port_when_its_port_was_taken_before_the_bind(tmp_path, services, monkeypatch):
+    """Another program may take the chosen port between the harness's check and the server's bind:
+    the server exits with "Address already in use", and the page starts it again on another port."""
+    page = tmp_path / "race.md"
+    page.write_text("```console\n$ python recipes/count/app.py 8080\nhttp://0.0.0.0:8080/\n"
+                    "$ curl -s http://127.0.0.1:8080/count\n1\n```\n")
+    document = page_tests().parse(page)
+    document.namespace["services"] = services
+    (example,) = document.examples()
+    monkeypatch.setattr("harness.transcripts.port_is_free", lambda port: True)  # the check passed...
+    try:
+        with socket.socket() as neighbour:
+            neighbour.bind(("0.0.0.0", 0))  # bound, not listening: the server's bind fails, nothing answers
+            document.namespace["page"] = Page(page, services)
+            document.namespace["page"].ports["8080"] = neighbour.getsockname()[1]  # ...then it was taken
+            example.evaluate()
+            assert document.namespace["page"].ports["8080"] != neighbour.getsockname()[1]
     finally:
         page_tests().teardown(document.namespace)

@@ -90,9 +90,7 @@ class Page:
         """Run one transcript command, return what the reader would see."""
         recipe, nginx = START_LINE.fullmatch(command), NGINX_LINE.fullmatch(command)
         if recipe:
-            self.stop(recipe["port"])
-            self.free_real_port(recipe["port"])
-            output = self.start(recipe["port"], self.with_real_ports(command))
+            output = self.start_recipe(recipe["port"], command)
         elif nginx:
             output = self.start_nginx(nginx["config"])
         else:
@@ -109,6 +107,17 @@ class Page:
         except RecipeExited as exited:
             return exited.output
         return self.servers[documented].log().split("\n")[0]  # request logs come after this line
+
+    def start_recipe(self, documented, command, tries=3):
+        """Start a recipe on a documented port: on another free one if the real one is taken, and
+        again on a new one if another program took it between the choice and the server's bind."""
+        self.stop(documented)
+        self.free_real_port(documented)
+        output = self.start(documented, self.with_real_ports(command))
+        if "Address already in use" in output and documented not in self.servers and tries > 1:
+            self.ports[documented] = free_port()
+            return self.start_recipe(documented, command, tries - 1)
+        return output
 
     def start_nginx(self, config):
         """Start nginx in the foreground on a copy of the page's config, its ports made real."""
