@@ -3,6 +3,7 @@ search, colours, a phone, 404 pages, downloads, the copy of code that is not a t
 page's requests, language switch and transcripts' copy buttons are in test_browser_every_page.py,
 so that the two files run side by side)."""
 import zipfile
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -10,7 +11,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from harness import REPO
 from harness.browser import copy, switch_language
 from harness.built_site import ARTIFACTS, HEADINGS, HOME
-from harness.in_process import import_recipe
+from harness.downloads import download as page_download
 
 pytestmark = pytest.mark.browser
 
@@ -98,21 +99,16 @@ def test_a_missing_page_answers_in_its_language(site_url, open_tab, language, ti
     assert tab.page.locator("html").get_attribute("lang") == language
 
 
-RECIPES_HOOK = import_recipe("site-hook", REPO / "overrides" / "hooks" / "recipes.py")  # what a download holds
-
-
-def test_download_link_gives_the_recipe_as_it_is(site_url, open_tab):
+def test_download_link_gives_the_folder_the_page_runs_in(site_url, open_tab):
     tab = open_tab(site_url, accept_downloads=True)
     tab.page.goto(site_url + "fr/basics/dbstore/")
     with tab.page.expect_download() as download:
         tab.page.locator("a[download]").click()
     assert download.value.suggested_filename == "dbstore.zip"
+    assert Path(download.value.path()).read_bytes() == page_download(REPO / "docs" / "basics" / "dbstore.fr.md")
     with zipfile.ZipFile(download.value.path()) as archive:
-        files = {name: archive.read(name) for name in archive.namelist()}
-    folder = REPO / "recipes" / "dbstore"
-    assert files == {f"dbstore/{path.relative_to(folder).as_posix()}": path.read_bytes()
-                     for path in RECIPES_HOOK.recipe_files(folder)}
-    assert {"dbstore/app.py", "dbstore/schema.sql", "dbstore/store_unavailable.py"} <= set(files)
+        assert {"dbstore/recipes/dbstore/app.py", "dbstore/recipes/dbstore/schema.sql",
+                "dbstore/requirements.txt", "dbstore/README.txt"} <= set(archive.namelist())
 
 
 @pytest.mark.parametrize("language", HOME)

@@ -8,6 +8,8 @@ import re
 import sys
 from importlib import metadata
 
+import pytest
+
 from harness import REPO
 
 SITE_IN, SITE_TXT = REPO / "requirements" / "site.in", REPO / "requirements" / "site.txt"
@@ -139,3 +141,39 @@ def test_every_imported_package_is_a_direct_dependency():
     unstated = {module: sorted(where) for module, where in imported_modules().items()
                 if module not in own and not distributions_of().get(module, set()) & stated}
     assert unstated == {}
+
+
+RECIPE_FOLDERS = sorted(path for path in (REPO / "recipes").iterdir() if path.is_dir())
+
+
+def imported_by(folder):
+    """Top-level module -> the files of a recipe's folder that import it, what the folder and the
+    standard library provide left out."""
+    own = {path.stem for path in folder.glob("*.py")} | set(sys.stdlib_module_names)
+    modules = {}
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+            for name in {name.split(".")[0] for name in names} - own:
+                modules.setdefault(name, set()).add(path.name)
+    return modules
+
+
+@pytest.mark.parametrize("folder", RECIPE_FOLDERS, ids=lambda folder: folder.name)
+def test_a_recipes_requirements_name_what_it_imports_pinned_as_the_cookbook_pins_them(folder):
+    """recipes/<slug>/requirements.txt goes into the page's download: each package the recipe's files
+    import is there, at requirements.txt's version, and a package nothing imports says why."""
+    stated = folder / "requirements.txt"
+    assert stated.is_file(), f"{stated.relative_to(REPO)}: name the packages the recipe imports, pinned as requirements.txt pins them"
+    lines = {normalized(re.match(r"[A-Za-z0-9][\w.-]*", line).group()): line
+             for line in stated.read_text().splitlines() if line.strip() and not line.startswith("#")}
+    unstated = {module: sorted(files) for module, files in imported_by(folder).items()
+                if not distributions_of().get(module, set()) & set(lines)}
+    assert unstated == {}, f"{stated.relative_to(REPO)}: add the packages of these modules"
+    imported = {name for module in imported_by(folder) for name in distributions_of().get(module, set())}
+    unexplained = [line for name, line in lines.items() if name not in imported and " # " not in line]
+    assert unexplained == [], f"{stated.relative_to(REPO)}: nothing imports these; remove them, or say why in a comment"
+    pinned = {name: version for (name, _), version in pins(ALL_TXT).items()}
+    drifted = {name: line for name, line in lines.items() if f"=={pinned.get(name)}" not in line.partition(" #")[0]}
+    assert drifted == {}, f"{stated.relative_to(REPO)}: pin these as requirements.txt does"

@@ -2,6 +2,7 @@
 when a translation or an included recipe file is missing (shown on a small site built with the
 site's own configuration)."""
 import ast
+import io
 import json
 import re
 import zipfile
@@ -12,9 +13,7 @@ from bs4 import BeautifulSoup
 
 from harness import REPO
 from harness.built_site import I18N, build, built_pages, small_site, url_of
-from harness.catalogue import RECIPES_CATALOGUE
-from harness.in_process import import_recipe
-from harness.client import get
+from harness.downloads import download
 from harness.site import SERVICE_VARIABLES, SITE_CONFIG, front_matter, language
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
@@ -171,23 +170,19 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
     assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}.zip")
 
 
-recipe_files = import_recipe("site-hook", REPO / "overrides" / "hooks" / "recipes.py").recipe_files
-
-
-@pytest.mark.parametrize("slug", RECIPES_CATALOGUE)
-def test_a_recipes_download_runs_from_an_empty_directory(slug, site, tmp_path, services, recipe_server):
-    """What a reader downloads from the page, unzipped in an empty directory: `python <slug>/app.py`
-    answers its first page with its cookie (a module it borrows from another recipe is in the zip)."""
-    recipe = RECIPES_CATALOGUE[slug]
-    with zipfile.ZipFile(site / "recipes" / f"{slug}.zip") as archive:
-        names = archive.namelist()
-        archive.extractall(tmp_path)
-    folder = REPO / "recipes" / slug
-    assert sorted(names) == sorted(f"{slug}/{path.relative_to(folder).as_posix()}" for path in recipe_files(folder))
-    assert all((tmp_path / name).read_bytes() == (REPO / "recipes" / name).read_bytes() for name in names)
-    server = recipe_server(tmp_path / slug / "app.py", services.environment(recipe.services), cwd=tmp_path)
-    answer = get(server, recipe.entry)
-    assert (answer.status, bool(answer.cookie(recipe.cookie))) == (200, True), answer
+@pytest.mark.parametrize("source", [page for page in RECIPE_PAGES if language(page) == "en"], ids=str)
+def test_a_recipe_pages_download_is_the_folder_its_transcripts_run_in(site, source):
+    """The zip the site offers is the one the harness unpacks for the page (harness/downloads.py):
+    the page's recipes, their requirements and a README whose start line is the page's own."""
+    slug = front_matter((REPO / "docs" / source).read_text(encoding="utf-8"))["recipe"]
+    offered = (site / "recipes" / f"{slug}.zip").read_bytes()
+    assert offered == download(REPO / "docs" / source)
+    with zipfile.ZipFile(io.BytesIO(offered)) as archive:
+        names = set(archive.namelist())
+        readme = archive.read(f"{slug}/README.txt").decode()
+    assert {f"{slug}/recipes/{slug}/app.py", f"{slug}/requirements.txt", f"{slug}/README.txt"} <= names
+    assert f"recipes/{slug}/app.py 8080" in readme.splitlines()[-1]
+    assert SITE_CONFIG["site_url"] + url_of(REPO / "docs" / source) in readme
 
 
 def modules_the_app_imports(folder):

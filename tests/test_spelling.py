@@ -19,6 +19,8 @@ NOT_PROSE = "code, pre, kbd, script, style, .jp-InputArea, .jp-OutputArea-output
 # A phrase marked <span lang="en"> on a French page (a quoted English title) is not French to spell.
 NOT_SPELLED = NOT_PROSE + ", .headerlink, .jp-InputPrompt, .jp-OutputPrompt, [lang=en]"
 URL = re.compile(r"\b\w+://\S+")
+# French ordinals written as french-style.md asks (« 99ᵉ centile »): hunspell knows only « 99e ».
+ORDINAL = re.compile(r"(?<!\w)\d+(?:ᵉʳ|ʳᵉ|ᵉ)(?!\w)")
 # French wants a non-breaking space (or a narrow one) before : ; ? ! and inside « ».
 SPACE = "\u00a0\u202f"
 MISSING_SPACE = re.compile(rf"(?:^|[^{SPACE}])[:;?!](?=\s|$)|«[^{SPACE}]|[^{SPACE}]»")
@@ -48,7 +50,7 @@ def article(page):
     strings = [str(text) for text in found.find_all(string=True)]
     for hidden in found.select(NOT_SPELLED):
         hidden.decompose()
-    return strings, URL.sub(" ", found.get_text(" "))
+    return strings, ORDINAL.sub(" ", URL.sub(" ", found.get_text(" ")))
 
 
 def misspelled(site):

@@ -16,7 +16,7 @@ urls = (
 
 
 def setting(key, text):
-    """Turn SESSION_<KEY>'s text into a value of the same kind as web.py's default."""
+    """Turn WEBPY_SESSION_<KEY>'s text into a value of the same kind as web.py's default."""
     default = web.config.session_parameters[key]
     if isinstance(default, bool):
         if text not in ("True", "False"):

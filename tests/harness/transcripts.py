@@ -43,6 +43,7 @@ from sybil.parsers.markdown import CodeBlockParser
 from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 from harness import RECIPES, REPO
+from harness.downloads import python_with_only, unpack_download
 from harness.processes import BackgroundServer, RecipeExited, free_port, nginx_binary, port_is_free, python_env
 from harness.report import transcripts_run
 from harness.site import front_matter, language
@@ -66,11 +67,16 @@ class Page:
         # reader does; they must leave it as it was. Other pages get a directory of their own.
         self.temporary = self.meta.get("cwd") != "clone"
         self.workdir = Path(tempfile.mkdtemp(prefix=f"cookbook-{Path(path).stem}-")) if self.temporary else REPO
-        if self.temporary:
-            # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
-            (self.workdir / "recipes").symlink_to(RECIPES)
         self.ports = {}  # documented port -> the free port it stands for
         self.env = python_env(services.environment(self.meta.get("services", [])))
+        if self.temporary and "recipe" in self.meta:
+            # A recipe page runs in its download, with a Python that has only the packages it names.
+            unpack_download(path, self.workdir)
+            python = python_with_only((self.workdir / "requirements.txt").read_text(encoding="utf-8"))
+            self.env["PATH"] = os.pathsep.join([str(python), self.env["PATH"]])
+        elif self.temporary:
+            # Pages say `recipes/<slug>/app.py`, as typed from a clone of the cookbook.
+            (self.workdir / "recipes").symlink_to(RECIPES)
         self.servers = {}  # documented port -> the BackgroundServer listening there
 
     def real_port(self, documented):
