@@ -43,7 +43,7 @@ class PrivateDiskStore(web.session.DiskStore):
             except BaseException:
                 os.remove(temporary)
                 raise
-        except OSError as error:  # a full or read-only disk: a 503 (internal_error below), not a 500
+        except OSError as error:  # a full or read-only disk: a 503 (store_unavailable.py), not a 500
             raise StoreUnavailable(error) from error
 
     def __delitem__(self, key):
@@ -64,13 +64,13 @@ class DeletionTolerantSession(web.session.Session):
 def development():
     """Only web.py's own server on a loopback address, `python app.py 127.0.0.1:8080`."""
     if __name__ != "__main__" or {"PORT", "SERVER_SOFTWARE", "PHP_FCGI_CHILDREN"} & set(os.environ):
-        return False  # web.py then listens on 0.0.0.0:$PORT, or serves FastCGI to another server
+        return False  # web.py then listens on 0.0.0.0:$PORT, or serves CGI or FastCGI to another server
     if {"fcgi", "fastcgi", "scgi"} & set(sys.argv[1:]):
         return False  # FastCGI or SCGI, for another server: not web.py's own
     try:
         host = web.net.validip(sys.argv[1] if len(sys.argv) > 1 else "")[0]
         return ipaddress.ip_address(host).is_loopback
-    except ValueError:  # not an address web.py's server would listen on
+    except ValueError:  # a socket path or a name, not a loopback address: a secret is required
         return False
 
 

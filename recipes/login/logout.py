@@ -22,7 +22,7 @@ def logout_handler(session, then="/login"):
     redirects to `then`."""
 
     class logout:
-        def GET(self):  # a page, which changes nothing: another site may link to it
+        def GET(self):  # a page that logs nobody out: another site may link to it
             web.header("Content-Type", "text/html; charset=utf-8")
             return LOGOUT_PAGE.format(token=csrf_token(session))
 
