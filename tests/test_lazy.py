@@ -142,7 +142,7 @@ def test_a_session_that_is_only_read_stays_with_the_cleanup(recipe, tmp_path):
     """Unchanged sessions are not rewritten: the recipe's store sets the access time the cleanup goes by.
 
     web.py's DiskStore leaves it to the filesystem, which on a relatime mount (Linux's default) updates
-    it only once after each write: the cleanup then deletes a session read a moment ago. On a clock
+    it on the first read after each write, then at most once a day: the cleanup then deletes a session read a moment ago. On a clock
     moved on, the filesystem's access time is behind whatever the mount, as relatime's is after a day.
     """
     # Ten seconds pass for web.py's cleanup and for the recipe's store, not for the test.

@@ -166,7 +166,11 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
     for service in services:
         assert service["name"] in text
         assert all(variable in text for variable in service["variables"])
-    assert ("nothing else" in text or "rien d'autre" in text) == (not services)
+    with zipfile.ZipFile(io.BytesIO(download(REPO / "docs" / source))) as archive:
+        required = archive.read(f"{meta['recipe']}/requirements.txt").decode().splitlines()
+    packages = [re.match(r"[\w.-]+", line).group() for line in required if not line.startswith("web.py")]
+    assert all(package in text for package in packages), packages
+    assert ("nothing else" in text or "rien d'autre" in text) == (not services and not packages)
     assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}.zip")
 
 

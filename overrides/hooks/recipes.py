@@ -19,12 +19,14 @@ WORDS = {
     "en": {"title": "What this page needs", "base": "Python, web.py and curl",
            "alone": ", nothing else", "server": "{name}, reached through {variables}",
            "and": "and", "download": "Download the recipe:", "others": "the page's other recipes",
-           "holds": "{folders}, `requirements.txt` and `README.txt`: the page's commands run in the unzipped folder"},
+           "packages": "the Python packages of the download's `requirements.txt`: {names}",
+           "holds": "{files}; run the page's commands in the `{slug}/` folder it unzips to"},
     "fr": {"title": "Ce qu'il faut pour cette page", "base": "Python, web.py et curl",
            "alone": ", rien d'autre", "server": "{name}, accessible via {variables}",
            "and": "et", "download": "Télécharger la recette\u00a0:", "others": "les autres recettes de la page",
-           "holds": "{folders}, `requirements.txt` et `README.txt` : les commandes de la page se tapent "
-                    "dans le dossier décompressé"},
+           "packages": "les paquets Python du `requirements.txt` du téléchargement\u00a0: {names}",
+           "holds": "{files}\u00a0; les commandes de la page se tapent dans le dossier `{slug}/` que crée "
+                    "sa décompression"},
 }
 
 
@@ -59,7 +61,7 @@ def recipes_a_page_runs(markdown, slug):
 
 
 def requirements(folders):
-    """One requirements.txt for the folders: their lines, each package once, comments kept."""
+    """One requirements.txt for the folders: their lines, each package once with its line's comment."""
     lines, names = [], set()
     for folder in folders:
         for line in (folder / "requirements.txt").read_text(encoding="utf-8").splitlines():
@@ -70,24 +72,32 @@ def requirements(folders):
     return "\n".join(lines) + "\n"
 
 
-def readme(markdown, slug, url):
+def packages(folders):
+    """The packages the folders need beyond web.py, as a reader knows them (no version, no extra)."""
+    return [REQUIREMENT_NAME.match(line).group() for line in requirements(folders).splitlines()
+            if REQUIREMENT_NAME.match(line).group().lower() != "web.py"]
+
+
+def readme(markdown, slug, urls):
     starts = [command for command in page_commands(markdown) if f"recipes/{slug}/app.py 8080" in command]
     start = starts[0] if starts else f"python recipes/{slug}/app.py 8080"
-    return (f"{url}\n{url.replace('.io/sessions-cookbook/', '.io/sessions-cookbook/fr/')}\n\n"
-            "The page's commands run in this folder, as in a clone of the cookbook.\n"
-            "Les commandes de la page se tapent dans ce dossier, comme dans un clone du dépôt.\n\n"
+    return ("\n".join(urls) + "\n\n"
+            "The page's commands run in this folder, as in a clone of the cookbook, once what\n"
+            "its box \"What this page needs\" lists is ready (some pages need PostgreSQL or Redis).\n"
+            "Les commandes de la page se tapent dans ce dossier, comme dans un clone du dépôt,\n"
+            "une fois prêt ce que liste son encadré « Ce qu'il faut pour cette page ».\n\n"
             "python3 -m venv .venv\n. .venv/bin/activate\n"
             f"python -m pip install -r requirements.txt\n{start}\n")
 
 
-def page_download(repo, markdown, url):
+def page_download(repo, markdown, urls):
     """A recipe page's download, a zip of `<slug>/`: the same bytes for the same files (dates fixed)."""
     slug = RECIPE_PAGE.match(markdown)["slug"]
     folders = [repo / "recipes" / name for name in recipes_a_page_runs(markdown, slug)]
     entries = {f"recipes/{folder.name}/{path.relative_to(folder).as_posix()}": path.read_bytes()
                for folder in folders for path in recipe_files(folder)}
     entries["requirements.txt"] = requirements(folders).encode()
-    entries["README.txt"] = readme(markdown, slug, url).encode()
+    entries["README.txt"] = readme(markdown, slug, urls).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in entries.items():
@@ -97,9 +107,11 @@ def page_download(repo, markdown, url):
     return buffer.getvalue()
 
 
-def page_url(site_url, source):
-    """Where an English page is published: docs/basics/count.md -> <site_url>basics/count/."""
-    return f"{site_url}{source.with_suffix('').as_posix()}/"
+def page_urls(site_url, source):
+    """Where an English page and its French twin are published: docs/basics/count.md ->
+    <site_url>basics/count/ and <site_url>fr/basics/count/."""
+    path = source.with_suffix("").as_posix()
+    return [f"{site_url}{path}/", f"{site_url}fr/{path}/"]
 
 
 def on_files(files, config):
@@ -115,7 +127,7 @@ def on_files(files, config):
             continue
         # A file on disk, not content in memory: the i18n plugin reads every file's source path.
         archive = Path(ZIPS.name) / f"{RECIPE_PAGE.match(markdown)['slug']}.zip"
-        archive.write_bytes(page_download(repo, markdown, page_url(config.site_url, source.relative_to(docs))))
+        archive.write_bytes(page_download(repo, markdown, page_urls(config.site_url, source.relative_to(docs))))
         files.append(File.generated(config, f"recipes/{archive.name}", abs_src_path=str(archive),
                                     inclusion=InclusionLevel.INCLUDED))
     return files
@@ -130,7 +142,11 @@ def needs_box(page, config, markdown):
     words = WORDS[getattr(page.file, "locale", "en")]
     services = [config.extra["services"][name] for name in page.meta.get("services", [])]
     lines = [f'!!! info "{words["title"]}"', ""]
-    lines.append(f"    - {words['base']}{'' if services else words['alone']}")
+    slugs = recipes_a_page_runs(markdown, page.meta["recipe"]) if "recipe" in page.meta else []
+    needed = packages([Path(config.config_file_path).parent / "recipes" / slug for slug in slugs])
+    lines.append(f"    - {words['base']}{'' if services or needed else words['alone']}")
+    if needed:
+        lines.append("    - " + words["packages"].format(names=listing([f"`{name}`" for name in needed], words["and"])))
     for service in services:
         if not service["variables"]:  # started by the page itself, like nginx
             lines.append(f"    - {service['name']}")
@@ -141,12 +157,13 @@ def needs_box(page, config, markdown):
         slug = page.meta["recipe"]
         folder = Path(config.config_file_path).parent / "recipes" / slug
         names = ", ".join(f"`{path.relative_to(folder).as_posix()}`" for path in recipe_files(folder))
-        folders = [f"`recipes/{slug}/` ({names})"]
-        others = [f"`recipes/{other}/`" for other in recipes_a_page_runs(markdown, slug)[1:]]
+        files = [f"`recipes/{slug}/` ({names})"]
+        others = [f"`recipes/{other}/`" for other in slugs[1:]]
         if others:
-            folders.append(f"{words['others']} ({', '.join(others)})")
+            files.append(f"{words['others']} ({', '.join(others)})")
+        files += ["`requirements.txt`", "`README.txt`"]
         up = "../" * page.file.src_uri.count("/")
-        holds = words["holds"].format(folders=listing(folders, words["and"]))
+        holds = words["holds"].format(files=listing(files, words["and"]), slug=slug)
         lines += ["", f"    [{words['download']} `{slug}.zip`]({up}recipes/{slug}.zip){{ download }} — {holds}."]
     return "\n".join(lines) + "\n"
 

@@ -64,7 +64,7 @@ class DeletionTolerantSession(web.session.Session):
 def development():
     """Only web.py's own server on a loopback address, `python app.py 127.0.0.1:8080`."""
     if __name__ != "__main__" or {"PORT", "SERVER_SOFTWARE", "PHP_FCGI_CHILDREN"} & set(os.environ):
-        return False  # web.py then listens on 0.0.0.0:$PORT, or serves CGI or FastCGI to another server
+        return False  # imported by a WSGI server, or web.py listens on 0.0.0.0:$PORT or serves (Fast)CGI
     if {"fcgi", "fastcgi", "scgi"} & set(sys.argv[1:]):
         return False  # FastCGI or SCGI, for another server: not web.py's own
     try:
