@@ -171,7 +171,9 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
     assert box.select_one("a[download]")["href"].endswith(f"recipes/{meta['recipe']}.zip")
 
 
-INCLUDE = re.compile(r'^([ \t]*)(```[^\n]*)\n[ \t]*--8<-- "(recipes/[^"\n:]+)(?::([\w-]+))?"$', re.MULTILINE)
+# A fenced block of included files (with its title and highlighted lines), and each file it includes.
+INCLUDES = re.compile(r'^([ \t]*)(```\w[^\n]*)\n((?:[ \t]*(?:--8<-- "[^"\n]+")?\n)+?)[ \t]*```', re.MULTILINE)
+INCLUDED = re.compile(r'--8<-- "(recipes/[^"\n:]+)(?::[\w-]+)?"')
 MARKER = re.compile(r"--8<-- \[(start|end):[\w-]+\]")  # a named section's bounds in a recipe file
 LONGEST_FIRST = 40  # lines: the most a recipe page shows before its reader has met the lesson
 
@@ -211,7 +213,7 @@ def test_a_recipe_page_shows_its_lesson_first_and_every_file_it_includes_whole(s
     first = solution.find_next("pre")
     assert first.find_previous("h2") is solution, "no code block in the Solution"
     assert len(first.get_text().strip("\n").splitlines()) <= LONGEST_FIRST, first.get_text()[:300]
-    files = {path: whole(REPO / path) for _, _, path, _ in INCLUDE.findall(text)}
+    files = {path: whole(REPO / path) for path in INCLUDED.findall(text)}
     assert files, "the page includes no recipe file"
     assert sorted(path for path, shown in files.items() if shown not in blocks) == []
     unfolded = {path for path, shown in files.items() if len(shown.splitlines()) > LONGEST_FIRST
@@ -226,7 +228,7 @@ def test_twins_show_the_same_recipe_files_the_same_way():
     for english in (REPO / "docs").rglob("*.md"):
         if not english.name.endswith(".fr.md"):
             french = english.with_suffix(".fr.md")
-            shown = [INCLUDE.findall(path.read_text(encoding="utf-8")) for path in (english, french)]
+            shown = [INCLUDES.findall(path.read_text(encoding="utf-8")) for path in (english, french)]
             if shown[0] != shown[1]:
                 unlike[english.name] = shown
     assert unlike == {}
