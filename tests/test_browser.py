@@ -24,10 +24,17 @@ def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
 
 
 def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
+    """A recipe's code copies as shown: the lines the page teaches first; then, its admonition
+    opened, the whole file, without the markers of its section."""
     tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
     tab.page.goto(site_url + "basics/count/")
-    recipe = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8")
-    assert copy(tab.page, tab.page.locator(".language-python").first) == recipe.rstrip()
+    lines = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8").splitlines()
+    section = lines[lines.index("# --8<-- [start:session]") + 1:lines.index("# --8<-- [end:session]")]
+    whole = [line for line in lines if "--8<--" not in line]
+    blocks = tab.page.locator(".language-python")
+    assert copy(tab.page, blocks.first) == "\n".join(section).rstrip()
+    tab.page.locator("article details summary").first.click()
+    assert copy(tab.page, blocks.nth(1)) == "\n".join(whole).rstrip()
 
 
 def search(tab, site_url, language, query):

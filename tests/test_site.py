@@ -212,7 +212,8 @@ def test_a_recipe_page_shows_its_lesson_first_and_every_file_it_includes_whole(s
     solution = soup.select_one("article h2#solution")
     first = solution.find_next("pre")
     assert first.find_previous("h2") is solution, "no code block in the Solution"
-    assert len(first.get_text().strip("\n").splitlines()) <= LONGEST_FIRST, first.get_text()[:300]
+    length = len(first.get_text().strip("\n").splitlines())
+    assert length <= LONGEST_FIRST, f"the Solution opens on {length} lines of code"
     files = {path: whole(REPO / path) for path in INCLUDED.findall(text)}
     assert files, "the page includes no recipe file"
     assert sorted(path for path, shown in files.items() if shown not in blocks) == []
