@@ -11,6 +11,7 @@ from harness import REPO
 from harness.browser import copy, switch_language
 from harness.built_site import ARTIFACTS, HEADINGS, HOME
 from harness.in_process import import_recipe
+from harness.site import shown
 
 pytestmark = pytest.mark.browser
 
@@ -28,13 +29,11 @@ def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
     opened, the whole file, without the markers of its section."""
     tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
     tab.page.goto(site_url + "basics/count/")
-    lines = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8").splitlines()
-    section = lines[lines.index("# --8<-- [start:session]") + 1:lines.index("# --8<-- [end:session]")]
-    whole = [line for line in lines if "--8<--" not in line]
+    recipe = REPO / "recipes" / "count" / "app.py"
     blocks = tab.page.locator(".language-python")
-    assert copy(tab.page, blocks.first) == "\n".join(section).rstrip()
+    assert copy(tab.page, blocks.first) == shown(recipe, "session")
     tab.page.locator("article details summary").first.click()
-    assert copy(tab.page, blocks.nth(1)) == "\n".join(whole).rstrip()
+    assert copy(tab.page, blocks.nth(1)) == shown(recipe)
 
 
 def search(tab, site_url, language, query):

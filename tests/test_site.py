@@ -15,7 +15,7 @@ from harness.built_site import I18N, build, built_pages, small_site, url_of
 from harness.catalogue import RECIPES_CATALOGUE
 from harness.in_process import import_recipe
 from harness.client import get
-from harness.site import SERVICE_VARIABLES, SITE_CONFIG, front_matter, language
+from harness.site import MARKER, SERVICE_VARIABLES, SITE_CONFIG, front_matter, language, shown
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
@@ -174,14 +174,7 @@ def test_a_recipe_page_says_what_it_needs_from_its_front_matter(site, source):
 # A fenced block of included files (with its title and highlighted lines), and each file it includes.
 INCLUDES = re.compile(r'^([ \t]*)(```\w[^\n]*)\n((?:[ \t]*(?:--8<-- "[^"\n]+")?\n)+?)[ \t]*```', re.MULTILINE)
 INCLUDED = re.compile(r'--8<-- "(recipes/[^"\n:]+)(?::[\w-]+)?"')
-MARKER = re.compile(r"--8<-- \[(start|end):[\w-]+\]")  # a named section's bounds in a recipe file
 LONGEST_FIRST = 40  # lines: the most a recipe page shows before its reader has met the lesson
-
-
-def whole(file):
-    """A recipe file as a page shows it whole: without its section markers, as snippets leaves them out."""
-    lines = file.read_text(encoding="utf-8").splitlines()
-    return "\n".join(line for line in lines if not MARKER.search(line)).strip("\n")
 
 
 def test_a_section_of_a_recipe_file_is_shown_without_its_markers_in_either_include(tmp_path):
@@ -197,7 +190,7 @@ def test_a_section_of_a_recipe_file_is_shown_without_its_markers_in_either_inclu
     assert ok, output
     blocks = [code.get_text().strip("\n") for code in page(tmp_path / "site", "page").select("article pre code")]
     assert blocks == ["session = 1", "import web\nsession = 1\nrun()"]
-    assert blocks[1] == whole(folder / "app.py")
+    assert blocks == [shown(folder / "app.py", "lesson"), shown(folder / "app.py")]
 
 
 @pytest.mark.parametrize("source", RECIPE_PAGES, ids=str)
@@ -214,11 +207,11 @@ def test_a_recipe_page_shows_its_lesson_first_and_every_file_it_includes_whole(s
     assert first.find_previous("h2") is solution, "no code block in the Solution"
     length = len(first.get_text().strip("\n").splitlines())
     assert length <= LONGEST_FIRST, f"the Solution opens on {length} lines of code"
-    files = {path: whole(REPO / path) for path in INCLUDED.findall(text)}
+    files = {path: shown(REPO / path) for path in INCLUDED.findall(text)}
     assert files, "the page includes no recipe file"
-    assert sorted(path for path, shown in files.items() if shown not in blocks) == []
-    unfolded = {path for path, shown in files.items() if len(shown.splitlines()) > LONGEST_FIRST
-                and blocks[shown].find_parent("details") is None}
+    assert sorted(path for path, code in files.items() if code not in blocks) == []
+    unfolded = {path for path, code in files.items() if len(code.splitlines()) > LONGEST_FIRST
+                and blocks[code].find_parent("details") is None}
     assert unfolded == set()
 
 
@@ -229,9 +222,9 @@ def test_twins_show_the_same_recipe_files_the_same_way():
     for english in (REPO / "docs").rglob("*.md"):
         if not english.name.endswith(".fr.md"):
             french = english.with_suffix(".fr.md")
-            shown = [INCLUDES.findall(path.read_text(encoding="utf-8")) for path in (english, french)]
-            if shown[0] != shown[1]:
-                unlike[english.name] = shown
+            included = [INCLUDES.findall(path.read_text(encoding="utf-8")) for path in (english, french)]
+            if included[0] != included[1]:
+                unlike[english.name] = included
     assert unlike == {}
 
 
