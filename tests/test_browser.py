@@ -12,6 +12,7 @@ from harness import REPO
 from harness.browser import copy, switch_language
 from harness.built_site import ARTIFACTS, HEADINGS, HOME
 from harness.downloads import download as page_download
+from harness.site import shown
 
 pytestmark = pytest.mark.browser
 
@@ -25,10 +26,15 @@ def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
 
 
 def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
+    """A recipe's code copies as shown: the lines the page teaches first; then, its admonition
+    opened, the whole file, without the markers of its section."""
     tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
     tab.page.goto(site_url + "basics/count/")
-    recipe = (REPO / "recipes" / "count" / "app.py").read_text(encoding="utf-8")
-    assert copy(tab.page, tab.page.locator(".language-python").first) == recipe.rstrip()
+    recipe = REPO / "recipes" / "count" / "app.py"
+    blocks = tab.page.locator(".language-python")
+    assert copy(tab.page, blocks.first) == shown(recipe, "session")
+    tab.page.locator("article details summary").first.click()
+    assert copy(tab.page, blocks.nth(1)) == shown(recipe)
 
 
 def search(tab, site_url, language, query):

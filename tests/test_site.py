@@ -14,7 +14,7 @@ from bs4 import BeautifulSoup
 from harness import REPO
 from harness.built_site import I18N, build, built_pages, small_site, url_of
 from harness.downloads import download
-from harness.site import SERVICE_VARIABLES, SITE_CONFIG, front_matter, language
+from harness.site import MARKER, SERVICE_VARIABLES, SITE_CONFIG, front_matter, language, shown
 
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
@@ -187,6 +187,71 @@ def test_a_recipe_pages_download_is_the_folder_its_transcripts_run_in(site, sour
     assert {f"{slug}/recipes/{slug}/app.py", f"{slug}/requirements.txt", f"{slug}/README.txt"} <= names
     assert f"recipes/{slug}/app.py 8080" in readme.splitlines()[-1]
     assert SITE_CONFIG["site_url"] + url_of(REPO / "docs" / source) in readme
+
+
+# A fenced block of included files (with its title and highlighted lines), and each file it includes.
+INCLUDES = re.compile(r'^([ \t]*)(```\w[^\n]*)\n((?:[ \t]*(?:--8<-- "[^"\n]+")?\n)+?)[ \t]*```', re.MULTILINE)
+INCLUDED = re.compile(r'--8<-- "(recipes/[^"\n:]+)(?::[\w-]+)?"')
+LONGEST_FIRST = 40  # lines: the most a recipe page shows before its reader has met the lesson
+
+
+def test_a_section_of_a_recipe_file_is_shown_without_its_markers_in_either_include(tmp_path):
+    """snippets leaves a section's marker lines out of the section, and out of the whole file."""
+    folder = tmp_path / "project" / "recipes" / "x"
+    pages = dict(SMALL_SITE, **{"page.md": '# Page\n\n```python\n--8<-- "recipes/x/app.py:lesson"\n```\n\n'
+                                           '??? example "The whole file"\n\n    ```python\n'
+                                           '    --8<-- "recipes/x/app.py"\n    ```\n'})
+    project = small_site(tmp_path / "project", pages)
+    folder.mkdir()
+    (folder / "app.py").write_text("import web\n# --8<-- [start:lesson]\nsession = 1\n# --8<-- [end:lesson]\nrun()\n")
+    ok, output = build(project, tmp_path / "site")
+    assert ok, output
+    blocks = [code.get_text().strip("\n") for code in page(tmp_path / "site", "page").select("article pre code")]
+    assert blocks == ["session = 1", "import web\nsession = 1\nrun()"]
+    assert blocks == [shown(folder / "app.py", "lesson"), shown(folder / "app.py")]
+
+
+@pytest.mark.parametrize("source", RECIPE_PAGES, ids=str)
+def test_a_recipe_page_shows_its_lesson_first_and_every_file_it_includes_whole(site, source):
+    """The Solution's first code block is short (the lines the page teaches, not a whole long
+    file); every recipe file the page includes, whole or a section of it, is shown whole somewhere
+    on the page; and a whole file longer than that is folded in a collapsible admonition."""
+    text = (REPO / "docs" / source).read_text(encoding="utf-8")
+    url = ("fr/" if language(source) == "fr" else "") + source.with_suffix("").with_suffix("").as_posix() + "/"
+    soup = page(site, url)
+    blocks = {code.get_text().strip("\n"): code for code in soup.select("article pre code")}
+    solution = soup.select_one("article h2#solution")
+    first = solution.find_next("pre")
+    assert first.find_previous("h2") is solution, "no code block in the Solution"
+    length = len(first.get_text().strip("\n").splitlines())
+    assert length <= LONGEST_FIRST, f"the Solution opens on {length} lines of code"
+    files = {path: shown(REPO / path) for path in INCLUDED.findall(text)}
+    assert files, "the page includes no recipe file"
+    assert sorted(path for path, code in files.items() if code not in blocks) == []
+    unfolded = {path for path, code in files.items() if len(code.splitlines()) > LONGEST_FIRST
+                and blocks[code].find_parent("details") is None}
+    assert unfolded == set()
+
+
+def test_twins_show_the_same_recipe_files_the_same_way():
+    """The French page includes the same files and sections as its English twin, in the same
+    order, with the same highlighted lines: only the titles of the admonitions are translated."""
+    unlike = {}
+    for english in (REPO / "docs").rglob("*.md"):
+        if not english.name.endswith(".fr.md"):
+            french = english.with_suffix(".fr.md")
+            included = [INCLUDES.findall(path.read_text(encoding="utf-8")) for path in (english, french)]
+            if included[0] != included[1]:
+                unlike[english.name] = included
+    assert unlike == {}
+
+
+def test_no_section_marker_reaches_the_built_site(site):
+    """A section's markers are for snippets: no page, nor the search index, shows one."""
+    found = sorted(path.relative_to(site).as_posix() for path in site.rglob("*")
+                   if path.suffix in (".html", ".json") and MARKER.search(path.read_text(encoding="utf-8")))
+    assert found == []
+    assert any(MARKER.search(path.read_text(encoding="utf-8")) for path in (REPO / "recipes").rglob("*.py"))
 
 
 def modules_the_app_imports(folder):

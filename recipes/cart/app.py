@@ -18,10 +18,12 @@ session = web.session.Session(app, web.session.DiskStore("sessions"))
 PLAIN_TEXT = "text/plain; charset=utf-8"
 
 
+# --8<-- [start:the_cart]
 def the_cart():
     # setdefault, not get: changes made in place are saved only if the dict is
     # *in* the session. Unlike an initializer, it also serves older sessions.
     return session.setdefault("cart", {})
+# --8<-- [end:the_cart]
 
 
 def refuse(status, message):
@@ -48,6 +50,7 @@ class cart:
         return "".join(f"{quantity} {item}\n" for item, quantity in the_cart().items())
 
 
+# --8<-- [start:forms]
 class add:
     def POST(self):
         item, cart = posted_item(), the_cart()
@@ -70,6 +73,7 @@ class empty:
     def POST(self):
         session.cart = {}  # assigned rather than changed in place: saved all the same
         raise web.seeother("/cart")
+# --8<-- [end:forms]
 
 
 if __name__ == "__main__":

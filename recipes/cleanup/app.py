@@ -10,6 +10,7 @@ from cache_control import keep_sessions_out_of_caches
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
+# --8<-- [start:store]
 class DiskStoreCleanedOutside(web.session.DiskStore):
     """web.py's DiskStore, whose cleanup runs only when `--cleanup` asks for it (and may remove a file meanwhile)."""
 
@@ -32,6 +33,7 @@ class DiskStoreCleanedOutside(web.session.DiskStore):
             except FileNotFoundError:
                 pass  # removed by /reset, or a request's temporary file renamed, meanwhile
         return removed, kept
+# --8<-- [end:store]
 
     def __getitem__(self, key):
         try:
@@ -90,9 +92,11 @@ class reset:
         return "Reset"
 
 
+# --8<-- [start:command]
 if __name__ == "__main__":
     if cleaning:
         removed, kept = store.remove_idle(int(timeout_text))
         print(f"idle sessions: {removed} removed, {kept} kept")
     else:
         app.run()
+# --8<-- [end:command]

@@ -11,6 +11,7 @@ from hardened_cookie import SAMESITE_VALUES, no_new_cookie_for_a_post_without_on
 # Session objects fight over the request: keep debug off with sessions.
 web.config.debug = False
 
+# --8<-- [start:cookie]
 samesite = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
 if samesite not in SAMESITE_VALUES:
     sys.exit(f"SESSION_COOKIE_SAMESITE={samesite!r}: expected Strict, Lax or None")
@@ -29,6 +30,7 @@ session = web.session.Session(
 
 # After the Session: a post from another site must not get a new session's cookie.
 app.add_processor(no_new_cookie_for_a_post_without_one(session))
+# --8<-- [end:cookie]
 
 
 class count:

@@ -6,6 +6,7 @@ import web
 SAMESITE_VALUES = ("Strict", "Lax", "None")
 
 
+# --8<-- [start:cookie]
 def use_hardened_session_cookie(samesite="Lax"):
     if samesite not in SAMESITE_VALUES:
         raise ValueError(f"samesite={samesite!r}: expected Strict, Lax or None")
@@ -19,6 +20,7 @@ def use_hardened_session_cookie(samesite="Lax"):
         httponly=True,  # out of reach of the page's scripts
         samesite=samesite,  # what other sites' links and forms carry
     )
+# --8<-- [end:cookie]
 
 
 def no_new_cookie_for_a_post_without_one(session):

@@ -42,6 +42,7 @@ FORM_PAGE = """<!DOCTYPE html>
 """
 
 
+# --8<-- [start:form]
 class form:
     def GET(self):
         web.header("Content-Type", "text/html; charset=utf-8")
@@ -53,6 +54,7 @@ class form:
         check_token(session, sent)  # 403 for a post from another site: nothing changes
         session.message = message
         raise web.seeother("/form")
+# --8<-- [end:form]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:database]
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook (web.py spells it postgres://)
 database_url = os.environ.get("DATABASE_URL", "sqlite:///sessions.db")
 db = web.database(database_url)
@@ -35,6 +36,7 @@ answer_503_when_the_store_fails(app, db.db_module.Error)
 session = web.session.Session(
     app, web.session.DBStore(db, "sessions"), initializer={"count": 0}
 )
+# --8<-- [end:database]
 
 
 class count:

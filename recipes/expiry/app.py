@@ -32,6 +32,7 @@ ABSOLUTE_TIMEOUT = seconds("SESSION_ABSOLUTE_TIMEOUT", 8 * 60 * 60)
 web.config.session_parameters.timeout = ABSOLUTE_TIMEOUT
 
 
+# --8<-- [start:clock]
 class RememberMeSession(web.session.Session):
     def _setcookie(self, session_id, expires="", **kw):
         # web.py 0.76 sends the cookie on every request, without a date unless given one:
@@ -56,6 +57,7 @@ def end_expired_login(handler):
 
 
 app.add_processor(end_expired_login)  # added after the Session's: runs with the session loaded
+# --8<-- [end:clock]
 
 
 LOGIN_PAGE = """<!DOCTYPE html>
@@ -95,10 +97,12 @@ class login:
             web.ctx.status = "401 Unauthorized"
             return login_page("Wrong user name or password.")
         throttle.succeeded(attempt)
+        # --8<-- [start:login]
         rotate_session_id(session)
         session.username = username
         start_login_clock(session)
         session.remember = bool(remember)  # a checkbox is sent only when ticked
+        # --8<-- [end:login]
         raise web.seeother("/whoami")
 
 

@@ -17,6 +17,7 @@ urls = (
 
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
+# --8<-- [start:messages]
 # A dict initializer is deep-copied: every new session gets a list of its own.
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"messages": []}
@@ -40,6 +41,7 @@ class messages:
         session.messages.append(text)
         # Show it on a GET: the client is sent to / instead of getting a page.
         raise web.seeother("/")
+# --8<-- [end:messages]
 
 
 if __name__ == "__main__":

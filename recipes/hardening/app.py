@@ -24,6 +24,7 @@ class StoreUnavailable(Exception):
     """The disk refused to keep a session: full or read-only."""
 
 
+# --8<-- [start:store]
 class PrivateDiskStore(web.session.DiskStore):
     """DiskStore whose directory is 0700 and files 0600, written through unique temporary files."""
 
@@ -49,8 +50,10 @@ class PrivateDiskStore(web.session.DiskStore):
     def __delitem__(self, key):
         with contextlib.suppress(FileNotFoundError):  # deleted meanwhile by another request
             os.remove(self._get_path(key))
+# --8<-- [end:store]
 
 
+# --8<-- [start:session]
 class DeletionTolerantSession(web.session.Session):
     """A session deleted by another request between web.py's checks and its read is not an error."""
 
@@ -59,6 +62,7 @@ class DeletionTolerantSession(web.session.Session):
             super()._load()
         except (KeyError, FileNotFoundError):  # DiskStore's, naming the id: a 500 with web.py's Session
             super()._load()  # not in the store any more: a new session, as for an unknown id
+# --8<-- [end:session]
 
 
 def development():

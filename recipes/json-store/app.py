@@ -22,6 +22,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:secret]
 secret = os.environ.get("SESSION_SECRET")
 if secret is None:
     secret = secrets.token_hex(32)
@@ -35,6 +36,7 @@ elif len(secret) < 32:
 # A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
 answer_503_when_the_store_fails(app, StoreUnavailable)
 session = web.session.Session(app, SignedJsonStore("sessions", secret), initializer={"count": 0})
+# --8<-- [end:secret]
 
 
 class count:

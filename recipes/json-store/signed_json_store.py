@@ -70,6 +70,7 @@ class SignedJsonStore(web.session.DiskStore):
         self.secret = secret.encode()
         self.checked = threading.local()  # (id, session) __contains__ read and checked, for __getitem__
 
+    # --8<-- [start:signed]
     def _signature(self, key, payload):
         digest = hmac.new(self.secret, f"{key}\n".encode() + payload, "sha256").hexdigest()
         return f"hmac-sha256:{digest}".encode()
@@ -85,6 +86,7 @@ class SignedJsonStore(web.session.DiskStore):
             print(f"Refused the session record {key}: bad signature", file=sys.stderr)
             return None
         return json.loads(payload, object_hook=from_json)  # only what this store wrote and signed
+    # --8<-- [end:signed]
 
     def __contains__(self, key):
         # web.py asks this first: a refused record is "not there", a fresh session (later, a 500).

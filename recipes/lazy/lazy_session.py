@@ -8,6 +8,7 @@ import web
 class LazySession(web.session.Session):
     """web.py's Session, loaded when a handler first uses it, saved (with the cookie) only if changed."""
 
+    # --8<-- [start:load]
     def _processor(self, handler):
         # web.py's own processor loads the session before every request and saves it after.
         try:
@@ -24,6 +25,7 @@ class LazySession(web.session.Session):
             self._load()
             # A deep copy, so that changes made in place count too.
             web.ctx.session_before = copy.deepcopy(dict(self._data))
+    # --8<-- [end:load]
 
     # Every way into the session's data loads it first: attributes, `in` and items.
     def __getattr__(self, name):

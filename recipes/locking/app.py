@@ -41,6 +41,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:store]
 # Only the chosen store is made, so only its files or tables appear.
 STORES = {"disk": lambda: DiskStore("sessions"), "postgres": postgres_store, "redis": redis_store}
 store_name = os.environ.get("SESSION_STORE", "disk")
@@ -53,6 +54,7 @@ except Exception as error:  # the database or Redis is unreachable or refuses us
 # A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").
 answer_503_when_the_store_fails(app, StoreUnavailable, redis.RedisError)
 session = LockedSession(app, store, initializer={"count": 0})
+# --8<-- [end:store]
 
 
 class count:

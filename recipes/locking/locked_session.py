@@ -13,6 +13,7 @@ def busy():
     return web.HTTPError("503 Service Unavailable", data="This session is busy, try again later.\n")
 
 
+# --8<-- [start:session]
 class LockedSession(web.session.Session):
     """A session that takes the store's lock as it loads and releases it once the request is over, after
     the save. (A subclass of another Session class, as LockedSession first, works the same.)"""
@@ -29,6 +30,7 @@ class LockedSession(web.session.Session):
         if re.fullmatch("[0-9a-f]{40}", session_id):  # not 40 hex digits, as web.py makes: no one else's
             web.ctx.session_locks.enter_context(self.store.lock(session_id))
         super()._load()
+# --8<-- [end:session]
 
 
 def wait_for(try_lock):

@@ -13,6 +13,7 @@ from store_unavailable import StoreUnavailable
 class LockingPostgresStore(PostgresStore):
     """The postgres recipe's store with an advisory lock, held by one pooled connection for the request."""
 
+    # --8<-- [start:lock]
     # One round trip, one implicit transaction: the wait's limit (SET LOCAL), then the wait.
     LOCK = f"SET LOCAL statement_timeout = '{LOCK_TIMEOUT}s'; SELECT pg_advisory_lock(hashtext(%s))"
 
@@ -31,6 +32,7 @@ class LockingPostgresStore(PostgresStore):
             if not connection.broken:  # a connection that is gone took its lock with it
                 connection.execute("SELECT pg_advisory_unlock(hashtext(%s))", [session_id])
             self.pool.putconn(connection)
+    # --8<-- [end:lock]
 
     def _locked_connection(self, session_id):
         for retry in (False, True):  # as pgstore's statements: again once if the server had closed it

@@ -17,6 +17,7 @@ class DiskStore(web.session.DiskStore):
         super().__init__(root)
         os.makedirs(root + ".locks", exist_ok=True)  # beside root: DiskStore's cleanup empties root
 
+    # --8<-- [start:disk]
     @contextlib.contextmanager
     def lock(self, session_id):
         try:
@@ -27,6 +28,7 @@ class DiskStore(web.session.DiskStore):
         with lock_file:
             wait_for(lambda: try_flock(lock_file))
             yield  # closing the file releases the lock, even if the process dies
+    # --8<-- [end:disk]
 
 
 def try_flock(lock_file):
@@ -45,6 +47,7 @@ class RedisStore(web.session.Store):
     def __init__(self, client, timeout):
         self.client, self.timeout = client, timeout
 
+    # --8<-- [start:redis]
     @contextlib.contextmanager
     def lock(self, session_id):
         key, token = f"lock:{session_id}", os.urandom(16).hex()
@@ -54,6 +57,7 @@ class RedisStore(web.session.Store):
             yield
         finally:  # delete the key only if it is still ours (it may have expired and been taken)
             self.client.eval(self.RELEASE, 1, key, token)
+    # --8<-- [end:redis]
 
     def __contains__(self, key):
         return self.client.exists(f"session:{key}") == 1

@@ -50,6 +50,7 @@ def login_page(message=""):
     return LOGIN_PAGE.format(message=message, token=csrf_token(session))
 
 
+# --8<-- [start:login]
 class login:
     def GET(self):
         return login_page()
@@ -66,6 +67,7 @@ class login:
         rotate_session_id(session)
         session.username = username
         raise web.seeother("/whoami")
+# --8<-- [end:login]
 
 
 class whoami:

@@ -57,6 +57,7 @@ USERS = {
 NOBODY = (os.urandom(16), os.urandom(64))
 
 
+# --8<-- [start:login]
 def credentials_match(username, password):
     """True for a known name and its password; an unknown name costs the same hashing."""
     salt, expected = USERS.get(username, NOBODY)
@@ -71,6 +72,7 @@ def rotate_session_id(session):
     session.session_id = session._generate_session_id()
     del session.store[old_id]
     session.pop("csrf_token", None)  # a new one for the new id (csrf recipe): one seen before is worthless
+# --8<-- [end:login]
 
 
 def form_fields(*names):

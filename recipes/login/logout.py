@@ -21,6 +21,7 @@ def logout_handler(session, then="/login"):
     """The handler of /logout: GET shows the form, POST with its token deletes the session and
     redirects to `then`."""
 
+    # --8<-- [start:logout]
     class logout:
         def GET(self):  # a page that logs nobody out: another site may link to it
             web.header("Content-Type", "text/html; charset=utf-8")
@@ -31,5 +32,6 @@ def logout_handler(session, then="/login"):
             check_token(session, sent)  # 403 for another site's post: the visitor stays logged in
             session.kill()  # deleted from the store: a copy of the cookie opens nothing, now or later
             raise web.seeother(then)
+    # --8<-- [end:logout]
 
     return logout

@@ -18,6 +18,7 @@ class Throttle:
         self.failures = {}  # ("name", "alice") or ("address", "127.0.0.1") -> times of failures
         self.lock = threading.Lock()  # web.py's server answers requests in threads
 
+    # --8<-- [start:attempt]
     def attempt(self, username, address):
         """Count the attempt as a failure before its password is hashed, so that parallel
         guessers cannot pass the limit; past it, 429 with Retry-After, and nothing hashed."""
@@ -37,6 +38,7 @@ class Throttle:
                                                           "Retry-After": str(math.ceil(max(waits)))},
                                 "Too many failed logins: try again later.\n")
         return keys, now
+    # --8<-- [end:attempt]
 
     def succeeded(self, attempt):
         """The attempt was no failure: take it back."""

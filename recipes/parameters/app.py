@@ -32,6 +32,7 @@ def setting(key, text):
     return text
 
 
+# --8<-- [start:parameters]
 # Parameters are copied when Session() is created: set them first. The prefix keeps
 # other programs' variables (SESSION_MANAGER on a Linux desktop) out.
 PREFIX = "WEBPY_SESSION_"
@@ -56,6 +57,7 @@ app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see t
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )
+# --8<-- [end:parameters]
 
 
 class count:

@@ -19,6 +19,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:store]
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: libpq's PG* variables.
 database_url = os.environ.get("DATABASE_URL", "")
 problem = prepare_sessions_table(database_url)  # made if missing (schema.sql), its shape checked
@@ -29,6 +30,7 @@ if problem:
 answer_503_when_the_store_fails(app, StoreUnavailable)
 store = PostgresStore(database_url)
 session = web.session.Session(app, store, initializer={"count": 0})
+# --8<-- [end:store]
 
 
 class count:

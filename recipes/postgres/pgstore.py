@@ -59,10 +59,12 @@ class PostgresStore(web.session.Store):
                 # Try them all now, then run the statement again: each of this store's can run twice.
                 self.pool.check()
 
+    # --8<-- [start:select]
     def _select(self, key):
         row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s", key)
         self.local.row = key, row
         return row
+    # --8<-- [end:select]
 
     def _row(self, key):
         loaded_key, row = getattr(self.local, "row", (None, None))
@@ -79,6 +81,7 @@ class PostgresStore(web.session.Store):
             raise StoreUnavailable(f"record {key} is unreadable: {row[0]!r}")
         return copy.deepcopy(row[0])  # a copy: what the handler changes in place must not change what was read
 
+    # --8<-- [start:upsert]
     def __setitem__(self, key, value):
         row = self._row(key)
         if row and row[0] == value and row[1] < self.touch_every:
@@ -86,6 +89,7 @@ class PostgresStore(web.session.Store):
         self._execute("INSERT INTO sessions (session_id, data) VALUES (%s, %s) ON CONFLICT (session_id)"
                       " DO UPDATE SET data = excluded.data, atime = now()", key, Jsonb(value))
         self.local.row = key, (value, 0)
+    # --8<-- [end:upsert]
 
     def __delitem__(self, key):
         self._execute("DELETE FROM sessions WHERE session_id = %s", key)

@@ -39,6 +39,7 @@ def is_trusted_proxy(address):
     return any(address in network for network in TRUSTED_PROXIES)
 
 
+# --8<-- [start:client]
 def client_address(environ):
     """The peer, unless it is a trusted proxy: then the address that proxy saw.
 
@@ -52,6 +53,7 @@ def client_address(environ):
         if not is_trusted_proxy(address):
             return address
     return hops[-1]  # proxies all the way: the farthest one
+# --8<-- [end:client]
 
 
 class DropUnderscoredHeaders(cheroot.server.HeaderReader):
@@ -69,6 +71,7 @@ class DropUnderscoredHeaders(cheroot.server.HeaderReader):
 cheroot.server.HTTPRequest.header_reader = DropUnderscoredHeaders()  # the built-in server only
 
 
+# --8<-- [start:bind]
 def bind_session_to_client(handler):
     # Before the session's own processor, which compares web.ctx.ip with the
     # address that created the session (ignore_change_ip=False below).
@@ -88,6 +91,7 @@ web.config.session_parameters.ignore_change_ip = False
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
 )
+# --8<-- [end:bind]
 
 
 class count:

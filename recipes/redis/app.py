@@ -19,6 +19,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:store]
 redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
 if not timeout_text.isdecimal() or int(timeout_text) == 0:
@@ -34,6 +35,7 @@ except redis.RedisError as error:
 answer_503_when_the_store_fails(app, redis.RedisError)
 web.config.session_parameters.timeout = int(timeout_text)
 session = web.session.Session(app, store, initializer={"count": 0})
+# --8<-- [end:store]
 
 
 class count:

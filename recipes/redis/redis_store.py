@@ -19,10 +19,12 @@ class RedisStore(web.session.Store):
         self.client = redis.Redis.from_url(url, socket_timeout=5)
         self.local = threading.local()  # per server thread: the last session read
 
+    # --8<-- [start:read]
     def _read(self, key):
         value = self.client.getex(f"session:{key}", ex=self.timeout)
         self.local.data = key, None if value is None else json.loads(value)
         return self.local.data[1]
+    # --8<-- [end:read]
 
     def __contains__(self, key):  # web.py asks this first on every request
         return self._read(key) is not None
@@ -34,12 +36,14 @@ class RedisStore(web.session.Store):
             raise KeyError(key)
         return copy.deepcopy(data)  # a copy: what the handler changes in place must not change what was read
 
+    # --8<-- [start:save]
     def __setitem__(self, key, value):
         loaded_key, data = getattr(self.local, "data", (None, None))
         if loaded_key == key and data == value:
             return  # unchanged, and GETEX already pushed the expiry back
         self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
         self.local.data = key, value
+    # --8<-- [end:save]
 
     def __delitem__(self, key):
         self.client.delete(f"session:{key}")

@@ -11,6 +11,7 @@ urls = (
 app = web.application(urls, globals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:once]
 # A reload runs this file again. Keep the first Session: it is the one attached
 # to the application that is serving, and the one that loads each request's data.
 if web.config.get("_session") is None:
@@ -18,6 +19,7 @@ if web.config.get("_session") is None:
         app, web.session.DiskStore("sessions"), initializer={"count": 0}
     )
 session = web.config._session
+# --8<-- [end:once]
 
 
 class count:

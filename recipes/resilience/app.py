@@ -21,6 +21,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:store]
 # e.g. DATABASE_URL=postgres://user:password@localhost:5432/cookbook; unset: files in sessions/.
 database_url = os.environ.get("DATABASE_URL")
 if database_url:  # the postgres recipe's table and store, imported only when used
@@ -38,6 +39,7 @@ else:
 # StoreUnavailable answers 503 in one line; any other error, web.py's 500.
 answer_503_when_the_store_fails(app, StoreUnavailable)
 session = LazySession(app, store, initializer={"count": 0})
+# --8<-- [end:store]
 
 
 class public:

@@ -12,14 +12,17 @@ from store_unavailable import StoreUnavailable
 class FileStore(web.session.DiskStore):
     """web.py's DiskStore, which says when it cannot answer instead of starting a new session."""
 
+    # --8<-- [start:path]
     def _path(self, key):
         if not os.path.isdir(self.root):  # gone, or replaced: DiskStore would call every session new
             raise StoreUnavailable(f"{self.root} is not a directory")
         return self._get_path(key)
+    # --8<-- [end:path]
 
     def __contains__(self, key):
         return os.path.exists(self._path(key))
 
+    # --8<-- [start:read]
     def __getitem__(self, key):
         try:
             with open(self._path(key), "rb") as file:
@@ -32,7 +35,9 @@ class FileStore(web.session.DiskStore):
             return self.decode(data)
         except Exception as error:  # a record cut short or garbled: keep it, say so
             raise StoreUnavailable(f"record {key} is unreadable: {error!r}") from error
+    # --8<-- [end:read]
 
+    # --8<-- [start:save]
     def __setitem__(self, key, value):
         path = self._path(key)
         try:  # DiskStore ignores a failed write: the visitor would lose what they just did
@@ -41,6 +46,7 @@ class FileStore(web.session.DiskStore):
             os.replace(file.name, path)
         except OSError as error:
             raise StoreUnavailable(error) from error
+    # --8<-- [end:save]
 
     def __delitem__(self, key):
         try:

@@ -15,6 +15,7 @@ from store_unavailable import StoreUnavailable, answer_503_when_the_store_fails
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
 
+# --8<-- [start:store]
 def store_from_environment():
     """PostgreSQL when DATABASE_URL is set, Redis otherwise; a clear message when it is unreachable."""
     timeout = web.config.session_parameters.timeout
@@ -31,6 +32,7 @@ def store_from_environment():
     except redis.RedisError as error:
         sys.exit(f"Cannot reach Redis at {url}: {error}")
     return store
+# --8<-- [end:store]
 
 
 urls = (
@@ -40,9 +42,11 @@ urls = (
 
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
+# --8<-- [start:served]
 # Which process answered: this machine's name and the port this process listens on.
 served_by = f"{socket.gethostname()}:{sys.argv[1].rpartition(':')[2] if len(sys.argv) > 1 else 8080}"
 app.add_processor(web.loadhook(lambda: web.header("X-Served-By", served_by)))
+# --8<-- [end:served]
 
 
 # A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").

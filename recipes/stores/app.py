@@ -86,6 +86,7 @@ def sqlite_store():
     return web.session.DBStore(db, "sessions")
 
 
+# --8<-- [start:stores]
 # Only the chosen store is made, so only its files appear.
 STORES = {
     "disk": lambda: web.session.DiskStore("sessions"),
@@ -97,6 +98,7 @@ store_name = os.environ.get("SESSION_STORE", "disk")
 if store_name not in STORES:
     sys.exit(f"SESSION_STORE={store_name!r}: expected one of {', '.join(STORES)}")
 session = web.session.Session(app, STORES[store_name](), initializer={"count": 0})
+# --8<-- [end:stores]
 
 
 class count:

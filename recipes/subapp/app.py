@@ -15,6 +15,7 @@ urls = (
     "/blog", blog.app,
 )
 
+# --8<-- [start:share]
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 session = web.session.Session(
@@ -28,6 +29,7 @@ def share_session():
 
 
 app.add_processor(web.loadhook(share_session))
+# --8<-- [end:share]
 
 
 class count:

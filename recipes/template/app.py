@@ -16,6 +16,7 @@ urls = (
 
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
+# --8<-- [start:template]
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"name": "", "count": 0}
 )
@@ -36,6 +37,7 @@ class name:
     def POST(self):
         session.name = web.input(name="").name.strip()
         raise web.seeother("/")
+# --8<-- [end:template]
 
 
 if __name__ == "__main__":

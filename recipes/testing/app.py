@@ -14,6 +14,7 @@ urls = (
 app = web.application(urls, locals())
 app.add_processor(keep_sessions_out_of_caches)  # before the Session; why: see the cookies recipe
 
+# --8<-- [start:session]
 # One file per session in ./sessions, next to wherever the app is started.
 session = web.session.Session(
     app, web.session.DiskStore("sessions"), initializer={"count": 0}
@@ -30,6 +31,7 @@ class reset:
     def POST(self):  # it changes the session: no link may do it
         session.kill()
         return "Reset"
+# --8<-- [end:session]
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ def session_cookie(response):
     return cookie
 
 
+# --8<-- [start:cookies]
 def cookie_of(response):
     """Headers that send the response's session cookie back, as a browser would."""
     return {"Cookie": session_cookie(response).split(";")[0]}
@@ -58,6 +59,7 @@ def test_the_cookie_carries_the_count_across_requests(app):
     assert app.request("/count", headers=cookie_of(first)).data == b"2"
     assert app.request("/count", headers=cookie_of(first)).data == b"3"
     assert app.request("/count").data == b"1", "no cookie, new session"
+# --8<-- [end:cookies]
 
 
 def test_reset_expires_the_cookie_and_forgets_the_count(app):

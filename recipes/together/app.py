@@ -33,6 +33,7 @@ if problem:
     sys.exit(problem)
 
 
+# --8<-- [start:session]
 class Session(LockedSession, LazySession):
     """Loaded when a handler first uses it, and from then on locked until the request is over."""
 
@@ -40,6 +41,7 @@ class Session(LockedSession, LazySession):
 session = Session(app, LockingPostgresStore(database_url), initializer={"username": None, "count": 0})
 throttle = Throttle()
 logout = logout_handler(session, then="/")
+# --8<-- [end:session]
 
 PAGE = '<!DOCTYPE html>\n<html lang="en">\n<title>{title}</title>\n{body}\n</html>\n'
 FORM = '<form method="post" action="{action}">{fields}<input type="hidden" name="csrf_token" value="{token}">' \
@@ -74,6 +76,7 @@ class login:
     def GET(self):
         return login_form("Your session expired." if web.input(expired="").expired else "")
 
+    # --8<-- [start:login]
     def POST(self):
         name, password, sent = form_fields("name", "password", "csrf_token")
         check_token(session, sent)  # 403 for another site's form
@@ -86,6 +89,7 @@ class login:
         session.username, session.count = name, 0
         start_login_clock(session)
         raise web.seeother("/account")
+    # --8<-- [end:login]
 
 
 class account:
