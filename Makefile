@@ -12,11 +12,14 @@ serve: $(VENV)/installed
 test: $(VENV)/installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The loop for a page or recipe edit: every transcript in both languages, the recipes' tests, the
-# strict build, links and spelling; not the browser, reliability, slow and upstream tests.
+# The loop for a page or recipe edit: what the files changed since $(SINCE) need (tools/what_changed.py:
+# the transcripts of the pages they touch, in both languages, their recipes' tests) and the built site's
+# tests (strict build, links, spelling); never the browser, reliability, slow and upstream tests.
+# ALL=1: every transcript and test under those markers, whatever changed.
 CHECK_MARKERS := not browser and not reliability and not slow and not upstream
+SINCE ?= main
 check: $(VENV)/installed
-	$(BIN)/python -m pytest -m "$(CHECK_MARKERS)" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "$(CHECK_MARKERS)" $(if $(ALL),,$$($(BIN)/python tools/what_changed.py $(SINCE))) $(PYTEST_ARGS)
 
 # One recipe: its pages in both languages and its tests (make recipe SLUG=cart).
 recipe: $(VENV)/installed
