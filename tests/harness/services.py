@@ -217,11 +217,15 @@ class SentinelGroup:
         """The port of the primary each Sentinel names now."""
         return [int(self.client(port).sentinel_get_master_addr_by_name(self.NAME)[1]) for port in self.sentinels]
 
-    def wait_for_failover(self):
-        """Until every Sentinel names the replica as the primary, and it is one."""
-        self.wait_until(lambda: self.named_primaries() == [self.replica] * 3
-                        and self.client(self.replica).info("replication")["role"] == "master",
-                        "the Sentinels fail over to the replica", seconds=60)
+    def wait_for_failover(self, each_time=lambda: None):
+        """Until every Sentinel names the replica as the primary, and it is one; `each_time` is called
+        before each look (a request sent during the failover)."""
+        def failed_over():
+            each_time()
+            return (self.named_primaries() == [self.replica] * 3
+                    and self.client(self.replica).info("replication")["role"] == "master")
+
+        self.wait_until(failed_over, "the Sentinels fail over to the replica", seconds=60)
 
     def signal(self, port, number):
         os.kill(self.processes[port].pid, number)
