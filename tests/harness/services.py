@@ -193,7 +193,13 @@ class SentinelGroup:
             self.processes[port] = subprocess.Popen(
                 [self.redis_server, str(config), *(["--sentinel"] if sentinel else [])],
                 stdout=log, stderr=subprocess.STDOUT)
-        self.wait_until(lambda: self.client(port).ping(), f"redis-server on port {port} answers")
+        self.wait_until(lambda: self._answers(port), f"redis-server on port {port} answers")
+
+    def _answers(self, port):
+        if self.processes[port].poll() is not None:  # the port was taken meanwhile, say
+            log = (self.directory / f"{port}.log").read_text()
+            raise AssertionError(f"redis-server on port {port} exited:\n{log}")
+        return self.client(port).ping()
 
     def start(self):
         self._start(self.primary)
@@ -238,7 +244,7 @@ class SentinelGroup:
             try:
                 if ready():
                     return
-            except redis.ConnectionError:
+            except (redis.ConnectionError, redis.TimeoutError):
                 pass
             if time.monotonic() > deadline:
                 raise AssertionError(f"waited {seconds} s in vain: {what}")
