@@ -1,5 +1,6 @@
 """What the redis page says about its store beyond its transcripts."""
 import json
+import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
@@ -8,11 +9,12 @@ import redis
 
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import Visitor, get
 from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.processes import free_port, python_env
+from harness.services import sentinel_group
 
 APP = RECIPES_CATALOGUE["redis"].app
 
@@ -101,7 +103,8 @@ def test_a_change_made_in_place_is_saved(recipe):
 
 # One connection for all threads, never checked before use: what the store's pool does, taken out.
 UNCHECKED_CONNECTION = Change("the pool's check of a connection before lending it (one connection, unchecked)",
-                              "socket_timeout=5)", "socket_timeout=5, single_connection_client=True)",
+                              "from_url(url, socket_timeout=5)",
+                              "from_url(url, socket_timeout=5, single_connection_client=True)",
                               file="redis_store.py")
 
 
@@ -122,3 +125,76 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, reci
     """No locking: a request that loaded the session before /reset deleted it SETs it again after."""
     server = recipe_server(recipe_copy("redis", tmp_path, *HELD_COUNT), services.redis())
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
+
+
+@pytest.mark.parametrize("url", ["redis+sentinel://127.0.0.1/mymaster", "redis+sentinel://127.0.0.1:x/mymaster"])
+def test_a_malformed_sentinel_address_stops_the_server_in_one_line(tmp_path, url):
+    """Checked before Redis is reached: no Redis needed."""
+    started = subprocess.run(["python", APP, f"127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True,
+                             text=True, timeout=30, env=python_env({"REDIS_URL": url}))
+    message = f"Cannot reach Redis at {url}: expected redis+sentinel://host:port[,host:port...]/name\n"
+    assert (started.returncode, started.stdout, started.stderr) == (1, "", message)
+
+
+@pytest.fixture
+def sentinels(tmp_path):
+    """A primary, its replica and three Sentinels on loopback, stopped after the test."""
+    (tmp_path / "sentinels").mkdir()
+    with sentinel_group(tmp_path / "sentinels") as group:
+        yield group
+
+
+def counted_twice_and_replicated(sentinels, server):
+    """A visitor who counted to 2 on the primary, and the primary's client, once the replica has the 2
+    (WAIT: how many replicas acknowledged the writes so far)."""
+    visitor, primary = Visitor(server), sentinels.client(sentinels.primary)
+    assert [visitor.get("/count").text for _ in range(2)] == ["1", "2"]
+    assert primary.wait(1, 10_000) == 1
+    return visitor, primary
+
+
+# The primary asked of the Sentinels once, at start, and kept: what following the primary does, taken out.
+PINNED_PRIMARY = Change("following the primary the Sentinels name (the one they named at start, kept)",
+                        "return redis.sentinel.Sentinel(sentinels, socket_timeout=5).master_for(name)",
+                        "return redis.Redis(*redis.sentinel.Sentinel(sentinels).discover_master(name), "
+                        "socket_timeout=5)", file="redis_store.py")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("defence", [True, False], ids=["sentinel", "pinned primary"])
+def test_after_a_failover_the_session_goes_on_on_the_new_primary(defence, sentinels, recipe_server, tmp_path):
+    """The primary killed: 503s until the Sentinels name the replica the new primary, then the visitor
+    counts on, with the count the replica had. A client kept on the old primary answers 503 for good."""
+    app = APP if defence else recipe_copy("redis", tmp_path / "copy", PINNED_PRIMARY)
+    server = recipe_server(app, {"REDIS_URL": sentinels.url})
+    visitor, _ = counted_twice_and_replicated(sentinels, server)
+    sentinels.signal(sentinels.primary, signal.SIGKILL)
+    during = []
+    sentinels.wait_for_failover(each_time=lambda: during.append(visitor.get("/count")))
+    after = [visitor.get("/count") for _ in range(5)]
+    assert {answer.status for answer in during} <= {200, 503}, [answer.text for answer in during]
+    if defence:
+        statuses = [answer.status for answer in during + after]
+        assert statuses == [503] * statuses.count(503) + [200] * statuses.count(200), server.log()[-3000:]
+        assert statuses[-5:] == [200] * 5, "none after the failover"
+        counted = [answer.text for answer in during + after if answer.status == 200]
+        assert counted == [str(count) for count in range(3, 3 + len(counted))]
+    else:
+        assert [answer.status for answer in during + after] == [503] * (len(during) + 5)
+
+
+@pytest.mark.reliability
+def test_a_write_the_replica_has_not_received_is_lost_in_a_failover(sentinels, recipe_server):
+    """Replication is asynchronous: the primary acknowledges a write before any replica has it. The
+    replica paused and its link cut, the 3 the visitor was shown exists on the primary only; the
+    primary dies, the replica becomes the primary with the 2, and the visitor is shown 3 again."""
+    server = recipe_server(APP, {"REDIS_URL": sentinels.url})
+    visitor, primary = counted_twice_and_replicated(sentinels, server)
+    sentinels.signal(sentinels.replica, signal.SIGSTOP)  # reads nothing more...
+    primary.client_kill_filter(_type="replica")  # ...and the link is cut: nothing written now reaches it
+    assert visitor.get("/count").text == "3"
+    assert primary.wait(1, 100) == 0, "WAIT would have told: no replica has the 3"
+    sentinels.signal(sentinels.primary, signal.SIGKILL)
+    sentinels.signal(sentinels.replica, signal.SIGCONT)
+    sentinels.wait_for_failover()
+    assert visitor.get("/count").text == "3", "the 3 acknowledged by the old primary was lost"

@@ -24,10 +24,10 @@ redis_url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
 timeout_text = os.environ.get("SESSION_TIMEOUT", "86400")
 if not timeout_text.isdecimal() or int(timeout_text) == 0:
     sys.exit(f"SESSION_TIMEOUT={timeout_text!r}: expected a whole number of seconds, at least 1")
-store = RedisStore(redis_url, int(timeout_text))
-try:
+try:  # REDIS_URL may also name a primary through Sentinel (redis_store.connect)
+    store = RedisStore(redis_url, int(timeout_text))
     store.client.ping()
-except redis.RedisError as error:
+except (redis.RedisError, ValueError) as error:  # ValueError: a malformed REDIS_URL
     sys.exit(f"Cannot reach Redis at {redis_url}: {error}")
 
 

@@ -7,7 +7,23 @@ import json
 import threading
 
 import redis
+import redis.sentinel
 import web
+
+SENTINEL = "redis+sentinel://"
+
+
+def connect(url):
+    """A client of redis://host:port/db, or of redis+sentinel://host:port,host:port/name: the primary
+    that the Sentinels at those addresses call `name`, asked for again when it fails (a failover)."""
+    if not url.startswith(SENTINEL):
+        return redis.Redis.from_url(url, socket_timeout=5)
+    addresses, _, name = url.removeprefix(SENTINEL).partition("/")
+    try:
+        sentinels = [(host, int(port)) for host, _, port in (a.rpartition(":") for a in addresses.split(","))]
+    except ValueError:
+        raise ValueError(f"expected {SENTINEL}host:port[,host:port...]/name") from None
+    return redis.sentinel.Sentinel(sentinels, socket_timeout=5).master_for(name)
 
 
 class RedisStore(web.session.Store):
@@ -16,7 +32,7 @@ class RedisStore(web.session.Store):
         # One client for all the server's threads. Its pool checks a connection before lending it:
         # one that Redis closed (a restart, an idle timeout) is replaced, not failed on. One dropped
         # without a close (a firewall) is not: the command waits socket_timeout, then fails.
-        self.client = redis.Redis.from_url(url, socket_timeout=5)
+        self.client = connect(url)
         self.local = threading.local()  # per server thread: the last session read
 
     # --8<-- [start:read]

@@ -26,10 +26,10 @@ def store_from_environment():
             sys.exit(problem)
         return PostgresStore(url)
     url = os.environ.get("REDIS_URL", "redis://localhost:6379/0")
-    store = RedisStore(url, timeout)
-    try:
+    try:  # REDIS_URL may also name a primary through Sentinel (see the redis recipe)
+        store = RedisStore(url, timeout)
         store.client.ping()
-    except redis.RedisError as error:
+    except (redis.RedisError, ValueError) as error:  # ValueError: a malformed REDIS_URL
         sys.exit(f"Cannot reach Redis at {url}: {error}")
     return store
 # --8<-- [end:store]

@@ -2,7 +2,8 @@
 
 - ``transcripts``: pages are tests (``console`` transcripts and ``pycon`` doctests, with Sybil).
 - ``processes``: recipes and other servers as real background processes.
-- ``services``: throw-away PostgreSQL and Redis servers, and what a missing tool does.
+- ``services``: throw-away PostgreSQL and Redis servers (and a Redis primary, its replica and three
+  Sentinels), and what a missing tool does.
 - ``catalogue``: what each recipe is (entry page, cookie, store variants...): the one place to declare it.
 - ``variants``: a catalogue variant started on its store, warmed up, and started again after a kill.
 - ``client``: the one HTTP client of the tests.

@@ -1,10 +1,12 @@
-"""Throw-away PostgreSQL and Redis servers from local binaries, and what a missing tool does."""
+"""Throw-away PostgreSQL and Redis servers from local binaries (and a Redis primary with a replica
+watched by three Sentinels), and what a missing tool does."""
 import glob
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -161,3 +163,112 @@ class Services:
     def stop(self):
         while self.stoppers:
             self.stoppers.pop()()
+
+
+class SentinelGroup:
+    """A Redis primary, one replica and three Sentinels (`redis-server --sentinel`, quorum 2) on free
+    loopback ports, each with its config and log in `directory`; started by `sentinel_group`.
+
+    The Sentinels call the primary `mymaster`, think it down after a second without an answer, and
+    fail over to the replica; `url` names them all to the redis recipe's store."""
+
+    NAME = "mymaster"
+
+    def __init__(self, directory):
+        self.directory, self.processes = Path(directory), {}
+        self.redis_server = shutil.which("redis-server") or missing(
+            "Redis", "apt-get install redis-server (macOS: brew install redis)")
+        self.primary, self.replica = free_port(), free_port()
+        self.sentinels = [free_port() for _ in range(3)]
+        self.url = "redis+sentinel://" + ",".join(f"127.0.0.1:{port}" for port in self.sentinels) + "/" + self.NAME
+
+    def client(self, port):
+        return redis.Redis("127.0.0.1", port, socket_timeout=5)
+
+    def _start(self, port, *lines, sentinel=False):
+        config = self.directory / f"{port}.conf"  # a Sentinel rewrites its own: one file each
+        config.write_text("\n".join([f"port {port}", "bind 127.0.0.1", f"dir {self.directory}",
+                                      'save ""', "appendonly no", *lines]) + "\n")
+        with open(self.directory / f"{port}.log", "wb") as log:
+            self.processes[port] = subprocess.Popen(
+                [self.redis_server, str(config), *(["--sentinel"] if sentinel else [])],
+                stdout=log, stderr=subprocess.STDOUT)
+        self.wait_until(lambda: self._answers(port), f"redis-server on port {port} answers")
+
+    def _answers(self, port):
+        if self.processes[port].poll() is not None:  # the port was taken meanwhile, say
+            log = (self.directory / f"{port}.log").read_text()
+            raise AssertionError(f"redis-server on port {port} exited:\n{log}")
+        return self.client(port).ping()
+
+    def start(self):
+        self._start(self.primary)
+        self._start(self.replica, f"replicaof 127.0.0.1 {self.primary}")
+        self.wait_until(lambda: self.client(self.replica).info("replication")["master_link_status"] == "up",
+                        "the replica is in sync")
+        for port in self.sentinels:
+            self._start(port, f"sentinel monitor {self.NAME} 127.0.0.1 {self.primary} 2",
+                        f"sentinel down-after-milliseconds {self.NAME} 1000",
+                        f"sentinel failover-timeout {self.NAME} 5000", sentinel=True)
+        self.wait_until(self._agreed, "the three Sentinels know the primary, its replica and each other")
+
+    def _agreed(self):
+        for port in self.sentinels:
+            state = self.client(port).sentinel_master(self.NAME)
+            if (state["port"], state["num-slaves"], state["num-other-sentinels"]) != (self.primary, 1, 2):
+                return False
+        return True
+
+    def named_primaries(self):
+        """The port of the primary each Sentinel names now."""
+        return [int(self.client(port).sentinel_get_master_addr_by_name(self.NAME)[1]) for port in self.sentinels]
+
+    def wait_for_failover(self, each_time=lambda: None):
+        """Until every Sentinel names the replica as the primary, and it is one; `each_time` is called
+        before each look (a request sent during the failover)."""
+        def failed_over():
+            each_time()
+            return (self.named_primaries() == [self.replica] * 3
+                    and self.client(self.replica).info("replication")["role"] == "master")
+
+        self.wait_until(failed_over, "the Sentinels fail over to the replica", seconds=60)
+
+    def signal(self, port, number):
+        os.kill(self.processes[port].pid, number)
+
+    @staticmethod
+    def wait_until(ready, what, seconds=30):
+        """Polls `ready` until it is true, or fails naming `what` after `seconds`."""
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if ready():
+                    return
+            except (redis.ConnectionError, redis.TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"waited {seconds} s in vain: {what}")
+            time.sleep(0.05)
+
+    def stop(self):
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.kill(process.pid, signal.SIGCONT)  # a paused server must see its SIGTERM
+                process.terminate()
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@contextmanager
+def sentinel_group(directory):
+    """A started SentinelGroup in `directory`, stopped after the block."""
+    group = SentinelGroup(directory)
+    try:
+        group.start()
+        yield group
+    finally:
+        group.stop()
