@@ -1,4 +1,5 @@
 """What a reader meets on every built page, in both languages: copy buttons that give what runs."""
+import functools
 import re
 
 import pytest
@@ -8,8 +9,10 @@ from harness.built_site import CONSOLE, DOCS, HEADINGS, built_pages
 from harness.transcripts import START_LINE
 
 
+@functools.cache
 def pages(site):
-    """{address: parsed page} for every page of the built site."""
+    """{address: parsed page} for every page of the built site, parsed once for this file's tests
+    (which only read them)."""
     return {url: BeautifulSoup((site / url.lstrip("/") / "index.html").read_text(encoding="utf-8"), "html.parser")
             for url in built_pages(site)}
 
