@@ -50,6 +50,17 @@ WORDS = {
                   "à celles de l'application sans session\u00a0: {}."),
     "sessions": ("stored sessions", "sessions enregistrées"),
     "cost": ("µs per request (in-process)", "µs par requête (dans le processus)"),
+    "floor": (["Stored sessions", "Store (µs)", "Floor (µs)", "`MemoryStore` (µs)", "Added (µs)",
+               "Store / (floor + `MemoryStore`)"],
+              ["Sessions enregistrées", "Magasin (µs)", "Plancher (µs)", "`MemoryStore` (µs)", "Ajouté (µs)",
+               "Magasin / (plancher + `MemoryStore`)"]),
+    "aim": ("The aim: each of these stores costs, in-process, at most {} times its floor plus `MemoryStore`, "
+            "with every number of sessions stored. In this run, {}.",
+            "L'objectif\u00a0: que chacun de ces magasins coûte, dans le processus, au plus {}\u00a0fois son "
+            "plancher plus `MemoryStore`, quel que soit le nombre de sessions enregistrées. Dans cette "
+            "exécution, {}."),
+    "meets": (["the {} does not meet it (from {} to {} times)", "the {} meets it (from {} to {} times)"],
+              ["la {} ne l'atteint pas (de {} à {}\u00a0fois)", "la {} l'atteint (de {} à {}\u00a0fois)"]),
     "cost alt": ("Line chart, both axes logarithmic, of the microseconds per request in-process "
                  "with {} stored sessions: {}.",
                  "Graphique en lignes, échelle logarithmique sur les deux axes, des microsecondes par "
@@ -171,9 +182,58 @@ class Run:
     def table(self, header, cells, after=()):
         """A Markdown table: a row per store, its name then cells(case, result), numbers to the right;
         then the paragraphs after."""
+        return self.markdown_table(header, [[self.name(case), *cells(case, result)] for case, result in self.results.items()],
+                                   after)
+
+    def markdown_table(self, header, rows, after=()):
         lines = ["| " + " | ".join([self.words["store"], *header]) + " |", "| --- |" + " ---: |" * len(header)]
-        lines += ["| " + " | ".join([self.name(case), *cells(case, result)]) + " |" for case, result in self.results.items()]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         return self.say("\n\n".join(["\n".join(lines), *after]))
+
+    # Each recipe's store on PostgreSQL or Redis against its floor: the same statements or commands with
+    # the same client, without web.py (bench/measure.py), and against MemoryStore.
+    def floors(self):
+        return {floor["store"]: floor for floor in self.run["floors"]}
+
+    def floor_aim(self):
+        return self.run["floor_aim"]
+
+    def floor_microseconds(self, case, at=0):
+        return self.floors()[case]["in_process"][at]["us_changed"]
+
+    def above_floor(self, case, at=0):
+        """What the store costs above its floor plus MemoryStore, in µs, and store / (floor + MemoryStore)."""
+        below = self.floor_microseconds(case, at) + self.microseconds("MemoryStore", at)
+        return self.microseconds(case, at) - below, self.microseconds(case, at) / below
+
+    def floor_table(self):
+        rows = []
+        for case in self.floors():
+            for at, size in enumerate(self.sizes):
+                added, ratio = self.above_floor(case, at)
+                rows.append([self.name(case), self.number(size), self.number(self.microseconds(case, at)),
+                             self.number(self.floor_microseconds(case, at)),
+                             self.number(self.microseconds("MemoryStore", at)), self.number(added, sign="+"),
+                             self.number(ratio, 2)])
+        return self.markdown_table(self.words["floor"], rows)
+
+    def floor_sends(self, case):
+        """What the floor sent for a changed request: each statement's first word or each command."""
+        return [sent.split()[0] for sent in self.floors()[case]["changed"]]
+
+    def floor_clients(self, case):
+        """The client libraries the floor sent them with, as `name` version ("`psycopg` 3.3.9")."""
+        return [re.sub(r"^(\S+)", r"`\1`", client) for client in self.floors()[case]["clients"]]
+
+    def aim(self):
+        """Whether each store meets the aim at every number of sessions, computed."""
+        clauses = []
+        for case in self.floors():
+            ratios = [self.above_floor(case, at)[1] for at in range(len(self.sizes))]
+            met = max(ratios) <= self.floor_aim()
+            clauses.append(self.words["meets"][met].format(self.label(case), self.number(min(ratios), 2),
+                                                           self.number(max(ratios), 2)))
+        return self.say(self.words["aim"].format(self.number(self.floor_aim(), 2), self.mark(";").join(clauses)))
 
     def throughput_figure(self):
         """Each store's requests/s as a share of no session, a bar each, its value written on it."""
