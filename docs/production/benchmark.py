@@ -222,8 +222,8 @@ class Run:
         return [sent.split()[0] for sent in self.floors()[case]["changed"]]
 
     def floor_clients(self, case):
-        """The client libraries the floor sent them with, as `name` version ("`psycopg` 3.3.9")."""
-        return [re.sub(r"^(\S+)", r"`\1`", client) for client in self.floors()[case]["clients"]]
+        """The client libraries the floor sent them with, as code ("`psycopg 3.3.9`"): a version has no decimal comma."""
+        return [f"`{client}`" for client in self.floors()[case]["clients"]]
 
     def aim(self):
         """Whether each store meets the aim at every number of sessions, computed."""
