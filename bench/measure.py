@@ -3,38 +3,72 @@
 Usage: python bench/measure.py APP_PY SIZE [SIZE ...]
 For each SIZE (stored sessions, filled cumulatively): microseconds per GET /count of one
 returning visitor, store calls (SQL statements or Redis commands) per changed, unchanged and
-new-visitor request, and how long one cleanup of the store takes.
+new-visitor request, and how long one cleanup of the store takes. For a store on PostgreSQL or
+Redis, also its floor: the same statements or commands with the same client, and no web.py; and
+the same application on MemoryStore, each request followed by those calls.
+
+How the floor cannot drift from the store: the wrappers below record every call the store makes,
+with its arguments and how to send it again. The calls of one changed request (/count) and of
+one unchanged request are then sent again, as recorded, through the same psycopg pool or Redis
+client (so the same connection set-up), and timed as the app is. Once, the replay is itself
+recorded and must match what the store sent, or the run stops.
 """
+import importlib.metadata
 import importlib.util
 import json
 import os
+import statistics
 import sys
 import time
 
 import web.db
 
-calls = []
+calls = []  # the calls of the request being counted: (name, args, kwargs, a function sending it again or None)
+CLIENTS = {}  # a call's name -> the client libraries that send it, with their versions
 
 
-def count_calls(cls, name):
+def count_calls(cls, name, again=None):
     original = getattr(cls, name)
 
     def counted(self, *args, **kwargs):
-        calls.append(name)
+        calls.append((name, args, kwargs, again and (lambda: again(self, *args, **kwargs))))
         return original(self, *args, **kwargs)
 
     setattr(cls, name, counted)
 
 
-count_calls(web.db.DB, "_db_execute")  # DBStore's SQL
+count_calls(web.db.DB, "_db_execute")  # DBStore's SQL: counted, no floor
 try:
     import psycopg
-    count_calls(psycopg.Connection, "execute")  # the postgres recipe's SQL
+    import psycopg_pool
+
+    lending = {}  # connection -> the pool that lent it: the floor borrows from that pool too
+
+    def borrowed(pool, *args, **kwargs):
+        connection = getconn(pool, *args, **kwargs)
+        lending[connection] = pool
+        return connection
+
+    getconn, psycopg_pool.ConnectionPool.getconn = psycopg_pool.ConnectionPool.getconn, borrowed
+
+    def execute_again(connection, query, params=None, **kwargs):
+        """One statement as pgstore.py sends it: on a connection the pool lends, its first row fetched."""
+        with lending[connection].connection() as again:
+            cursor = again.execute(query, params, **kwargs)
+            return cursor.fetchone() if cursor.description else None
+
+    count_calls(psycopg.Connection, "execute", execute_again)  # the postgres recipe's SQL
+    CLIENTS["execute"] = [f"psycopg {psycopg.__version__}", f"psycopg_pool {importlib.metadata.version('psycopg-pool')}"]
 except ImportError:
     pass
 try:
     import redis
-    count_calls(redis.Redis, "execute_command")  # the redis recipe's commands
+    def command_again(client, *args, **options):
+        """One command as redis_store.py sends it, through the same client and its pool."""
+        return client.execute_command(*args, **options)
+
+    count_calls(redis.Redis, "execute_command", command_again)  # the redis recipe's commands
+    CLIENTS["execute_command"] = [f"redis-py {redis.__version__}"]
 except ImportError:
     pass
 
@@ -47,21 +81,57 @@ def load(path):
     return module
 
 
-def calls_of(app, path, headers=None):
+def calls_of(send):
+    """What send() makes the store call."""
     calls.clear()
-    app.request(path, headers=headers or {})
-    return len(calls)
+    send()
+    return list(calls)
 
 
-def microseconds_per_request(app, headers, seconds=2.0):
+def microseconds_per_request(send, seconds=2.0):
     for _ in range(50):  # warm up: prepared statements, caches
-        app.request("/count", headers=headers)
+        send()
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         for _ in range(50):
-            app.request("/count", headers=headers)
+            send()
         done += 50
+        calls.clear()  # what was counted meanwhile: not needed
     return (time.perf_counter() - start) / done * 1e6
+
+
+def floor(sent):
+    """The calls of one request sent again, without web.py or the store; None if one cannot be."""
+    if not sent or any(call[-1] is None for call in sent):
+        return None
+    send = lambda: [call[-1]() for call in sent]  # noqa: E731
+    if [call[:3] for call in calls_of(send)] != [call[:3] for call in sent]:
+        sys.exit(f"the floor does not send what the store sent: {sent}")
+    return send
+
+
+def against_memory_store_then(send_floor, app, session, size, send_store, rounds=7):
+    """The store against the same application with its store swapped for a MemoryStore holding as many
+    sessions, each request followed by the floor's calls and timed with them (what the store would cost
+    if it added nothing to web.py's sessions but the calls it must send): the two timed in turn, a
+    short while each, so that whatever else the machine does weighs on both. The medians: (µs of the
+    MemoryStore-then-floor request, the store's µs / that)."""
+    store, memory = session.store, web.session.MemoryStore()
+    fill(memory, 0, size)
+    session.store = memory
+    first = app.request("/count")
+    session.store = store
+    cookie = {"Cookie": dict(first.header_items)["Set-Cookie"].split(";")[0]}
+    baseline, ratios = [], []
+    for _ in range(rounds):
+        session.store = memory
+        try:
+            baseline.append(microseconds_per_request(
+                lambda: (app.request("/count", headers=cookie), send_floor()), seconds=0.3))
+        finally:
+            session.store = store
+        ratios.append(microseconds_per_request(send_store, seconds=0.3) / baseline[-1])
+    return statistics.median(baseline), statistics.median(ratios)
 
 
 def fill(store, start, stop):
@@ -78,7 +148,8 @@ def main(app_path, sizes):
     app, session = module.app, module.session
     first = app.request("/count")
     cookie = {"Cookie": dict(first.header_items).get("Set-Cookie", "none=").split(";")[0]}
-    results, stored = [], 0
+    request = lambda path, headers=cookie: lambda: app.request(path, headers=headers)  # noqa: E731
+    results, stored, sent = [], 0, {}
     for size in sizes:
         if session is not None:
             fill(session.store, stored, size)
@@ -87,15 +158,20 @@ def main(app_path, sizes):
         if session is not None:
             session.store.cleanup(web.config.session_parameters.timeout)
         cleanup_ms = (time.perf_counter() - start) * 1e3
-        results.append({
-            "sessions": size,
-            "us_per_request": microseconds_per_request(app, cookie),
-            "calls_changed": calls_of(app, "/count", cookie),
-            "calls_unchanged": calls_of(app, "/nowhere", cookie),
-            "calls_new_visitor": calls_of(app, "/count"),
-            "cleanup_ms": cleanup_ms,
-        })
-    print(json.dumps(results))
+        result = {"sessions": size, "us_per_request": microseconds_per_request(request("/count"))}
+        sent = {"changed": calls_of(request("/count")), "unchanged": calls_of(request("/nowhere"))}
+        result |= {"calls_changed": len(sent["changed"]), "calls_unchanged": len(sent["unchanged"]),
+                   "calls_new_visitor": len(calls_of(request("/count", {}))), "cleanup_ms": cleanup_ms}
+        floors = {kind: floor(calls) for kind, calls in sent.items()}
+        if all(floors.values()):
+            result["floor"] = {f"us_{kind}": microseconds_per_request(send) for kind, send in floors.items()}
+            result["floor"]["us_memory_store_then_floor"], result["floor"]["ratio_to_memory_store_then_floor"] = \
+                against_memory_store_then(floors["changed"], app, session, size, request("/count"))
+        results.append(result)
+    # What the floor sends: each SQL statement, or each Redis command's name, and with which client.
+    sends = {kind: [str(call[1][0]) for call in made] for kind, made in sent.items()}
+    floor_sent = "floor" in results[-1] and dict(sends, clients=CLIENTS[sent["changed"][0][0]])
+    print(json.dumps({"sizes": results, "floor": floor_sent or None}))
 
 
 if __name__ == "__main__":

@@ -9,12 +9,18 @@ from harness.digest import code_digest, recipe_digest
 RESULTS = json.loads((REPO / "bench" / "results.json").read_text(encoding="utf-8"))
 
 
+def assigned(script, name):
+    """The value given to `name` in one of bench/'s scripts, read from its source (bench/ holds scripts,
+    not a package)."""
+    for node in ast.parse((REPO / "bench" / script).read_text()).body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == [name]:
+            return node.value
+    raise AssertionError(f"bench/{script} has no {name}")
+
+
 def stock_cases():
-    """The names of bench/run.py's STOCK_CASES, read from its source (bench/ holds scripts, not a package)."""
-    for node in ast.parse((REPO / "bench" / "run.py").read_text()).body:
-        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["STOCK_CASES"]:
-            return [ast.literal_eval(key) for key in node.value.keys]
-    raise AssertionError("bench/run.py has no STOCK_CASES")
+    """The names of bench/run.py's STOCK_CASES."""
+    return [ast.literal_eval(key) for key in assigned("run.py", "STOCK_CASES").keys]
 
 
 def test_the_results_cover_every_case_of_the_benchmark():
@@ -63,3 +69,19 @@ def test_what_the_performance_page_says_in_words_holds_in_the_results():
     assert all(results[name]["http"]["requests_per_second"] > dbstore for name in ["postgres recipe", "redis recipe"])
     cleanups = sorted((result["in_process"] for result in results.values()), key=lambda sizes: sizes[-1]["cleanup_ms"])
     assert all(sizes[-1]["cleanup_ms"] > sizes[0]["cleanup_ms"] for sizes in cleanups[-2:])
+
+
+def test_each_store_on_postgresql_or_redis_has_its_floor():
+    """bench/measure.py sends again what the store sent for a changed and an unchanged request: the floor
+    row of each recipe benchmarked on PostgreSQL or Redis has as many statements or commands, measured at
+    the same numbers of sessions, against the aim that bench/report.py states."""
+    results = by_name()
+    benchmarked = [variant.bench for variant in VARIANTS.values()
+                   if variant.bench and {"postgres", "redis"} & set(variant.recipe.services)]
+    floors = {floor["store"]: floor for floor in RESULTS["floors"]}
+    assert sorted(floors) == sorted(benchmarked)
+    for name, floor in floors.items():
+        assert [size["sessions"] for size in floor["in_process"]] == RESULTS["sizes"]
+        store = results[name]["in_process"][0]
+        assert (len(floor["changed"]), len(floor["unchanged"])) == (store["calls_changed"], store["calls_unchanged"])
+    assert RESULTS["floor_aim"] == ast.literal_eval(assigned("report.py", "FLOOR_AIM"))

@@ -127,12 +127,26 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(services, reci
     assert count_after_an_overlapping_reset(server, tmp_path) == 3
 
 
-@pytest.mark.parametrize("url", ["redis+sentinel://127.0.0.1/mymaster", "redis+sentinel://127.0.0.1:x/mymaster"])
+def started_on(url, cwd):
+    return subprocess.run(["python", APP, f"127.0.0.1:{free_port()}"], cwd=cwd, capture_output=True,
+                          text=True, timeout=30, env=python_env({"REDIS_URL": url}))
+
+
+@pytest.mark.parametrize("url", ["redis+sentinel://127.0.0.1/mymaster", "redis+sentinel://127.0.0.1:x/mymaster",
+                                 "redis+sentinel://127.0.0.1:26379", "redis+sentinel://127.0.0.1:26379/mymaster/0"])
 def test_a_malformed_sentinel_address_stops_the_server_in_one_line(tmp_path, url):
     """Checked before Redis is reached: no Redis needed."""
-    started = subprocess.run(["python", APP, f"127.0.0.1:{free_port()}"], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=30, env=python_env({"REDIS_URL": url}))
+    started = started_on(url, tmp_path)
     message = f"Cannot reach Redis at {url}: expected redis+sentinel://host:port[,host:port...]/name\n"
+    assert (started.returncode, started.stdout, started.stderr) == (1, "", message)
+
+
+def test_sentinels_that_do_not_answer_stop_the_server_in_one_short_line(tmp_path):
+    """redis-py's MasterNotFoundError writes out each Sentinel's whole client: the recipe says why instead."""
+    url = f"redis+sentinel://127.0.0.1:{free_port()},127.0.0.1:{free_port()}/mymaster"
+    started = started_on(url, tmp_path)
+    message = (f"Cannot reach Redis at {url}: No master found for 'mymaster' "
+               "(are the Sentinels up, and do they watch that name?)\n")
     assert (started.returncode, started.stdout, started.stderr) == (1, "", message)
 
 
@@ -145,12 +159,18 @@ def sentinels(tmp_path):
 
 
 def counted_twice_and_replicated(sentinels, server):
-    """A visitor who counted to 2 on the primary, and the primary's client, once the replica has the 2
-    (WAIT: how many replicas acknowledged the writes so far)."""
+    """A visitor who counted to 2 on the primary, and the primary's client, once the replica has the 2."""
     visitor, primary = Visitor(server), sentinels.client(sentinels.primary)
     assert [visitor.get("/count").text for _ in range(2)] == ["1", "2"]
-    assert primary.wait(1, 10_000) == 1
+    assert replicated(primary, 10_000) == 1
     return visitor, primary
+
+
+def replicated(primary, milliseconds):
+    """How many replicas have everything written so far: WAIT counts the replicas that acknowledged this
+    connection's own writes, so it writes after the recipe's (replication keeps their order)."""
+    primary.incr("test:marker")
+    return primary.wait(1, milliseconds)
 
 
 # The primary asked of the Sentinels once, at start, and kept: what following the primary does, taken out.
@@ -193,7 +213,7 @@ def test_a_write_the_replica_has_not_received_is_lost_in_a_failover(sentinels, r
     sentinels.signal(sentinels.replica, signal.SIGSTOP)  # reads nothing more...
     primary.client_kill_filter(_type="replica")  # ...and the link is cut: nothing written now reaches it
     assert visitor.get("/count").text == "3"
-    assert primary.wait(1, 100) == 0, "WAIT would have told: no replica has the 3"
+    assert replicated(primary, 100) == 0, "WAIT would have told: no replica has the 3"
     sentinels.signal(sentinels.primary, signal.SIGKILL)
     sentinels.signal(sentinels.replica, signal.SIGCONT)
     sentinels.wait_for_failover()

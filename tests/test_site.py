@@ -65,7 +65,7 @@ def test_the_performance_page_shows_tables_and_figures_with_alt_text_not_code(si
     article = soup.select_one("article")
     assert [img["alt"] for img in article.select("img")] == image_texts(PERFORMANCE[language])
     assert len(image_texts(PERFORMANCE[language])) == 2
-    assert len(article.select("table")) == 2, "the results as HTML tables, not printed text"
+    assert len(article.select("table")) == 3, "the results as HTML tables, not printed text"
     assert not article.select(".jp-CodeCell .jp-InputArea"), "the page shows its cells' outputs, not their code"
 
 

@@ -35,9 +35,11 @@ WORDS = {
     "in-process": (["µs per request, {} sessions", "Store calls", "Cleanup (ms), {} sessions"],
                    ["µs par requête, {} sessions", "Appels au magasin", "Nettoyage (ms), {} sessions"]),
     "machine": ("Measured on {cpus} CPUs (`{processor}`), `{platform}`, `Python {python}`; "
-                "`wrk` with 8 connections, {seconds} s per store.",
+                "`wrk` with 8 connections, {seconds} s per store, {rounds} times, each round going through "
+                "every store in turn: the tables give the medians.",
                 "Mesuré sur {cpus} processeurs (`{processor}`), `{platform}`, `Python {python}`\u00a0; "
-                "`wrk` avec 8 connexions, {seconds}\u00a0s par magasin."),
+                "`wrk` avec 8 connexions, {seconds}\u00a0s par magasin, {rounds}\u00a0fois, chaque tour passant "
+                "par tous les magasins l'un après l'autre\u00a0: les tableaux en donnent les médianes."),
     "errors": ("**{}**: `wrk` saw answers other than 2xx or 3xx, or socket errors, in this run: "
                "its figures are no clean measure.",
                "**{}**\u00a0: `wrk` a reçu des réponses autres que 2xx ou 3xx, ou des erreurs de socket, "
@@ -50,6 +52,19 @@ WORDS = {
                   "à celles de l'application sans session\u00a0: {}."),
     "sessions": ("stored sessions", "sessions enregistrées"),
     "cost": ("µs per request (in-process)", "µs par requête (dans le processus)"),
+    "floor": (["Stored sessions", "Store (µs)", "Floor (µs)", "`MemoryStore` (µs)",
+               "The app on `MemoryStore`, then the floor (µs)", "Store / that", "Store / (floor + `MemoryStore`)"],
+              ["Sessions enregistrées", "Magasin (µs)", "Plancher (µs)", "`MemoryStore` (µs)",
+               "L'application sur `MemoryStore`, puis le plancher (µs)", "Magasin / ce total",
+               "Magasin / (plancher + `MemoryStore`)"]),
+    "aim": ("The aim: each of these stores costs, in-process, at most {} times its application on "
+            "`MemoryStore` with each request followed by the floor's calls, with every number of sessions "
+            "stored. In this run, {}.",
+            "L'objectif\u00a0: que chacun de ces magasins coûte, dans le processus, au plus {}\u00a0fois son "
+            "application sur `MemoryStore` dont chaque requête est suivie des appels du plancher, quel que "
+            "soit le nombre de sessions enregistrées. Dans cette exécution, {}."),
+    "meets": (["the {} does not meet it (from {} to {} times)", "the {} meets it (from {} to {} times)"],
+              ["la {} ne l'atteint pas (de {} à {}\u00a0fois)", "la {} l'atteint (de {} à {}\u00a0fois)"]),
     "cost alt": ("Line chart, both axes logarithmic, of the microseconds per request in-process "
                  "with {} stored sessions: {}.",
                  "Graphique en lignes, échelle logarithmique sur les deux axes, des microsecondes par "
@@ -148,7 +163,8 @@ class Run:
         return Markdown(text)
 
     def machine(self):
-        return self.say(self.words["machine"].format(seconds=self.run["http_seconds"], **self.run["machine"]))
+        return self.say(self.words["machine"].format(seconds=self.run["http_seconds"], rounds=self.run["http_rounds"],
+                                                     **self.run["machine"]))
 
     def http_table(self):
         """Requests/s, their share of no session and p99 per store; then a line for any run with errors."""
@@ -171,9 +187,66 @@ class Run:
     def table(self, header, cells, after=()):
         """A Markdown table: a row per store, its name then cells(case, result), numbers to the right;
         then the paragraphs after."""
+        return self.markdown_table(header, [[self.name(case), *cells(case, result)] for case, result in self.results.items()],
+                                   after)
+
+    def markdown_table(self, header, rows, after=()):
         lines = ["| " + " | ".join([self.words["store"], *header]) + " |", "| --- |" + " ---: |" * len(header)]
-        lines += ["| " + " | ".join([self.name(case), *cells(case, result)]) + " |" for case, result in self.results.items()]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
         return self.say("\n\n".join(["\n".join(lines), *after]))
+
+    # Each recipe's store on PostgreSQL or Redis against its floor: the same statements or commands with
+    # the same client, without web.py (bench/measure.py), and against MemoryStore.
+    def floors(self):
+        return {floor["store"]: floor for floor in self.run["floors"]}
+
+    def floor_aim(self):
+        return self.run["floor_aim"]
+
+    def floor_microseconds(self, case, at=0):
+        return self.floors()[case]["in_process"][at]["us_changed"]
+
+    def memory_store_then_floor(self, case, at=0):
+        """The same app on MemoryStore, each request followed by the floor's calls, timed together (µs)."""
+        return self.floors()[case]["in_process"][at]["us_memory_store_then_floor"]
+
+    def above_floor(self, case, at=0):
+        """The store's cost over its app on MemoryStore then the floor (the aim's ratio), and over the
+        floor plus web.py's MemoryStore timed apart."""
+        store = self.microseconds(case, at)
+        apart = self.floor_microseconds(case, at) + self.microseconds("MemoryStore", at)
+        # The first is the median of the two timed in turn (bench/measure.py), not a quotient of this table's.
+        return self.floors()[case]["in_process"][at]["ratio_to_memory_store_then_floor"], store / apart
+
+    def floor_table(self):
+        rows = []
+        for case in self.floors():
+            for at, size in enumerate(self.sizes):
+                ratio, apart = self.above_floor(case, at)
+                rows.append([self.name(case), self.number(size), self.number(self.microseconds(case, at)),
+                             self.number(self.floor_microseconds(case, at)),
+                             self.number(self.microseconds("MemoryStore", at)),
+                             self.number(self.memory_store_then_floor(case, at)),
+                             self.number(ratio, 2), self.number(apart, 2)])
+        return self.markdown_table(self.words["floor"], rows)
+
+    def floor_sends(self, case):
+        """What the floor sent for a changed request: each statement's first word or each command."""
+        return [sent.split()[0] for sent in self.floors()[case]["changed"]]
+
+    def floor_clients(self, case):
+        """The client libraries the floor sent them with, as code ("`psycopg 3.3.9`"): a version has no decimal comma."""
+        return [f"`{client}`" for client in self.floors()[case]["clients"]]
+
+    def aim(self):
+        """Whether each store meets the aim at every number of sessions, computed."""
+        clauses = []
+        for case in self.floors():
+            ratios = [self.above_floor(case, at)[0] for at in range(len(self.sizes))]
+            met = max(ratios) <= self.floor_aim()
+            clauses.append(self.words["meets"][met].format(self.label(case), self.number(min(ratios), 2),
+                                                           self.number(max(ratios), 2)))
+        return self.say(self.words["aim"].format(self.number(self.floor_aim(), 2), self.mark(";").join(clauses)))
 
     def throughput_figure(self):
         """Each store's requests/s as a share of no session, a bar each, its value written on it."""

@@ -25,7 +25,7 @@ WORDS = {
            "alone": ", rien d'autre", "server": "{name}, accessible via {variables}",
            "and": "et", "download": "Télécharger la recette\u00a0:", "others": "les autres recettes de la page",
            "packages": "les paquets Python du `requirements.txt` du téléchargement\u00a0: {names}",
-           "holds": "{files}\u00a0; les commandes de la page se tapent dans le dossier `{slug}/` que crée "
+           "holds": "{files}\u00a0; tapez les commandes de la page dans le dossier `{slug}/` que crée "
                     "sa décompression"},
 }
 
@@ -84,8 +84,9 @@ def readme(markdown, slug, urls):
     return ("\n".join(urls) + "\n\n"
             "The page's commands run in this folder, as in a clone of the cookbook, once what\n"
             "its box \"What this page needs\" lists is ready (some pages need PostgreSQL or Redis).\n"
-            "Les commandes de la page se tapent dans ce dossier, comme dans un clone du dépôt,\n"
-            "une fois prêt ce que liste son encadré « Ce qu'il faut pour cette page ».\n\n"
+            "Tapez les commandes de la page dans ce dossier, comme dans un clone du dépôt, quand\n"
+            "tout ce que liste son encadré «\u00a0Ce qu'il faut pour cette page\u00a0» est prêt\n"
+            "(certaines pages ont besoin de PostgreSQL ou de Redis).\n\n"
             "python3 -m venv .venv\n. .venv/bin/activate\n"
             f"python -m pip install -r requirements.txt\n{start}\n")
 

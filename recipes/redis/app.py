@@ -6,7 +6,7 @@ import redis
 import web
 
 from cache_control import keep_sessions_out_of_caches
-from redis_store import RedisStore
+from redis_store import RedisStore, reason
 from store_unavailable import answer_503_when_the_store_fails
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
@@ -28,7 +28,7 @@ try:  # REDIS_URL may also name a primary through Sentinel (redis_store.connect)
     store = RedisStore(redis_url, int(timeout_text))
     store.client.ping()
 except (redis.RedisError, ValueError) as error:  # ValueError: a malformed REDIS_URL
-    sys.exit(f"Cannot reach Redis at {redis_url}: {error}")
+    sys.exit(f"Cannot reach Redis at {redis_url}: {reason(error)}")
 
 
 # A store that fails answers 503 in one line (store_unavailable.py, from "When the store is down").

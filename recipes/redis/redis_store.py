@@ -14,16 +14,26 @@ SENTINEL = "redis+sentinel://"
 
 
 def connect(url):
-    """A client of redis://host:port/db, or of redis+sentinel://host:port,host:port/name: the primary
-    that the Sentinels at those addresses call `name`, asked for again when it fails (a failover)."""
+    """A client of redis://host:port/db, or of redis+sentinel://host:port,host:port/name (this recipe's
+    own form: no password, TLS or database in it): the primary that the Sentinels at those addresses
+    call `name`, asked for again when a connection fails or is closed (a failover)."""
     if not url.startswith(SENTINEL):
         return redis.Redis.from_url(url, socket_timeout=5)
     addresses, _, name = url.removeprefix(SENTINEL).partition("/")
     try:
         sentinels = [(host, int(port)) for host, _, port in (a.rpartition(":") for a in addresses.split(","))]
+        if not name or "/" in name:
+            raise ValueError
     except ValueError:
         raise ValueError(f"expected {SENTINEL}host:port[,host:port...]/name") from None
     return redis.sentinel.Sentinel(sentinels, socket_timeout=5).master_for(name)
+
+
+def reason(error):
+    """Why Redis cannot be reached, in one line: MasterNotFoundError's text holds each Sentinel's client."""
+    if isinstance(error, redis.sentinel.MasterNotFoundError):
+        return f"{str(error).partition(' : ')[0]} (are the Sentinels up, and do they watch that name?)"
+    return str(error)
 
 
 class RedisStore(web.session.Store):

@@ -8,7 +8,7 @@ import web
 
 from cache_control import keep_sessions_out_of_caches
 from pgstore import PostgresStore
-from redis_store import RedisStore
+from redis_store import RedisStore, reason
 from sessions_table import prepare_sessions_table
 from store_unavailable import StoreUnavailable, answer_503_when_the_store_fails
 
@@ -30,7 +30,7 @@ def store_from_environment():
         store = RedisStore(url, timeout)
         store.client.ping()
     except (redis.RedisError, ValueError) as error:  # ValueError: a malformed REDIS_URL
-        sys.exit(f"Cannot reach Redis at {url}: {error}")
+        sys.exit(f"Cannot reach Redis at {url}: {reason(error)}")
     return store
 # --8<-- [end:store]
 
