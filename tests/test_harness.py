@@ -7,7 +7,8 @@ import pytest
 
 from harness import RECIPES, REPO
 from harness.copies import AnchorMissing, Change, changed, comment_spans
-from harness.processes import python_env
+from harness import processes
+from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
 from harness.services import missing
 from harness.site import SERVICE_VARIABLES, front_matter
 from harness.transcripts import Page, matches, page_tests, parse_transcript, run_in_terminal
@@ -239,3 +240,29 @@ def test_a_start_retries_on_another_port_when_its_port_was_taken_before_the_bind
             assert document.namespace["page"].ports["8080"] != neighbour.getsockname()[1]
     finally:
         page_tests().teardown(document.namespace)
+
+
+def test_a_port_another_program_listens_on_is_not_taken_for_the_recipes(tmp_path):
+    """Connecting succeeds, but the listener is not the recipe's: the recipe exits (address in use),
+    and the harness says so rather than send the test's requests to the other program."""
+    with socket.socket() as neighbour:
+        neighbour.bind(("127.0.0.1", 0))
+        neighbour.listen()
+        taken = neighbour.getsockname()[1]
+        with pytest.raises(RecipeExited, match="Address already in use"):
+            BackgroundServer(f"python {RECIPES / 'count' / 'app.py'} 127.0.0.1:{taken}", tmp_path, python_env(), taken)
+
+
+def test_a_recipe_whose_free_port_was_taken_before_its_bind_starts_on_another(tmp_path, monkeypatch):
+    with socket.socket() as neighbour:
+        neighbour.bind(("127.0.0.1", 0))
+        neighbour.listen()
+        taken = neighbour.getsockname()[1]
+        ports = iter([taken])
+        monkeypatch.setattr(processes, "free_port", lambda: next(ports, None) or free_port())
+        server = start_recipe(RECIPES / "count" / "app.py", tmp_path)
+        try:
+            assert server.port != taken
+            assert server.log().startswith(f"http://127.0.0.1:{server.port}/")
+        finally:
+            server.stop()

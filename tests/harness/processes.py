@@ -30,6 +30,33 @@ def port_is_free(port):
     return True
 
 
+def listening_sockets(port):
+    """The inodes of the TCP sockets listening on this port, IPv4 and IPv6 (Linux's /proc/net)."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rpartition(":")[2], 16) == port:  # 0A: LISTEN
+                found.add(fields[9])
+    return found
+
+
+def sockets_of_group(group):
+    """The inodes of the sockets that the processes of a process group hold open."""
+    found = set()
+    for process in Path("/proc").iterdir():
+        try:
+            if not process.name.isdigit() or os.getpgid(int(process.name)) != group:
+                continue
+            for descriptor in (process / "fd").iterdir():
+                target = os.readlink(descriptor)
+                if target.startswith("socket:["):
+                    found.add(target[len("socket:["):-1])
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 class RecipeExited(AssertionError):
     """The server stopped before it answered: its output says why."""
 
@@ -61,9 +88,13 @@ class BackgroundServer:
                 raise RecipeExited(self.process.returncode, self.log())
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
             except OSError:
                 time.sleep(0.05)
+                continue
+            # Ours, not another program's that took the port first (ours then exits: address in use).
+            if listening_sockets(self.port) & sockets_of_group(self.process.pid):
+                return
+            time.sleep(0.05)
         self.stop()
         raise AssertionError(f"the server did not answer on port {self.port}\n{self.log()}")
 
@@ -113,10 +144,16 @@ def python_env(extra=None):
     return env
 
 
-def start_recipe(app, cwd, extra_env=None, port=None):
-    """Start ``python <app> 127.0.0.1:<port>`` in cwd (a free port unless given): a BackgroundServer."""
-    port = port or free_port()
-    return BackgroundServer(f"python {app} 127.0.0.1:{port}", cwd, python_env(extra_env), port)
+def start_recipe(app, cwd, extra_env=None, port=None, tries=3):
+    """Start ``python <app> 127.0.0.1:<port>`` in cwd (a free port unless given): a BackgroundServer.
+    On a free port, again on another if a program took it between the choice and the recipe's bind."""
+    chosen = port or free_port()
+    try:
+        return BackgroundServer(f"python {app} 127.0.0.1:{chosen}", cwd, python_env(extra_env), chosen)
+    except RecipeExited as exited:
+        if port or tries <= 1 or "Address already in use" not in exited.output:
+            raise
+    return start_recipe(app, cwd, extra_env, tries=tries - 1)
 
 
 def nginx_binary():
