@@ -2,6 +2,12 @@
 the report at the end of a run."""
 import copy
 import sys
+
+# pytest rewrites each test module for its assertions and keeps the result in __pycache__, unless
+# PYTHONDONTWRITEBYTECODE is set (as on some machines): then every worker rewrites them all again,
+# about two seconds of processor each. Recipes started as processes still write nothing.
+sys.dont_write_bytecode = False
+
 from collections import defaultdict
 from pathlib import Path
 
