@@ -209,7 +209,7 @@ def test_an_ipv4_proxy_seen_through_an_ipv6_socket_is_still_trusted(tmp_path, mo
 @pytest.mark.parametrize("defended", [True, False], ids=["recipe", "a GET reset"])
 def test_a_reset_takes_a_post(tmp_path, recipe_server, defended):
     """A link from any site carries the cookie: a GET must change nothing."""
-    server = recipe_server(proxy(tmp_path, defended, Change("the POST-only reset", "    def POST(self):", "    def GET(self):")),
+    server = recipe_server(proxy(tmp_path, defended, Change("the POST-only reset", "    def POST(self):", "    def GET(self):", file="counting.py")),
                            {"TRUSTED_PROXIES": "127.0.0.1"})
     cookie = count(server).cookie()
     assert get(server, "/reset", cookie=cookie).status == (405 if defended else 200)

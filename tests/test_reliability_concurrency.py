@@ -21,9 +21,9 @@ pytestmark = pytest.mark.reliability
 
 ISOLATION_CLIENTS, ISOLATION_REQUESTS = 8, 10
 COUNT_IN_A_GLOBAL = Change("the session: the count kept in a global, shared by every visitor",
-                           "        session.count += 1\n        return str(session.count)\n",
-                           "        global visits\n        visits = globals().get('visits', 0) + 1\n"
-                           "        return str(visits)\n")
+                           "            session.count += 1\n            return str(session.count)\n",
+                           "            global visits\n            visits = globals().get('visits', 0) + 1\n"
+                           "            return str(visits)\n", file="counting.py")
 
 
 def isolated_counts(server, clients, requests, cookie_name="webpy_session_id"):

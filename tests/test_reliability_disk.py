@@ -128,7 +128,8 @@ def test_full_or_read_only_disk_never_a_500(slug, fault, piped_server):
 #: leaves the temporary file empty, not unwritten.
 BIG = io.DEFAULT_BUFFER_SIZE * 2
 PADDED = Change("nothing: /count also keeps a value larger than Python's write buffer in the session",
-                "        session.count += 1\n", f"        session.count += 1\n        session.padding = 'x' * {BIG}\n")
+                "            session.count += 1\n",
+                f"            session.count += 1\n            session.padding = 'x' * {BIG}\n", file="counting.py")
 WEB_PY_WRITE = Change("the store's own write (a temporary file replaced only once written): web.py's DiskStore's",
                       "    def __setitem__(self, key, value):\n        try:\n",
                       "    def unused(self, key, value):\n        try:\n")

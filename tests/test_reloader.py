@@ -19,8 +19,11 @@ DEBUG_ON = Change("debug mode off", "web.config.debug = False\n")
 SAYS_WHO_RUNS = [
     Change("nothing: the module says under which name it runs", '"""\nimport web\n',
            '"""\nprint("running as", __name__, flush=True)\nimport web\n'),
-    Change("nothing: the module says which of its copies handles the request", "        session.count += 1",
-           '        print("handled by", __name__, flush=True)\n        session.count += 1'),
+    Change("nothing: /count says which copy of the module that made its handler handles the request",
+           "    class count:\n        def GET(self):\n",
+           "    made_by = __import__('sys')._getframe(1).f_globals['__name__']\n\n"
+           "    class count:\n        def GET(self):\n            print('handled by', made_by, flush=True)\n",
+           file="counting.py"),
 ]
 NO_GUARD = Change("the guard that keeps the first Session across reloads", """\
 if web.config.get("_session") is None:

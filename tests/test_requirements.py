@@ -75,15 +75,22 @@ def code_sources():
 
 
 @functools.cache
+def imports_of(source):
+    """The top-level modules a Python source imports (relative imports left out)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                 else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+        found.update(name.split(".")[0] for name in names)
+    return found
+
+
 def imported_modules():
     """Top-level module -> where it is imported."""
     modules = {}
     for where, source in code_sources():
-        for node in ast.walk(ast.parse(source)):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
-            for name in names:
-                modules.setdefault(name.split(".")[0], set()).add(str(where))
+        for name in imports_of(source):
+            modules.setdefault(name, set()).add(str(where))
     return modules
 
 
@@ -152,11 +159,8 @@ def imported_by(folder):
     own = {path.stem for path in folder.glob("*.py")} | set(sys.stdlib_module_names)
     modules = {}
     for path in sorted(folder.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
-            for name in {name.split(".")[0] for name in names} - own:
-                modules.setdefault(name, set()).add(path.name)
+        for name in imports_of(path.read_text(encoding="utf-8")) - own:
+            modules.setdefault(name, set()).add(path.name)
     return modules
 
 
@@ -175,5 +179,5 @@ def test_a_recipes_requirements_name_what_it_imports_pinned_as_the_cookbook_pins
     unexplained = [line for name, line in lines.items() if name not in imported and " # " not in line]
     assert unexplained == [], f"{stated.relative_to(REPO)}: nothing imports these; remove them, or say why in a comment"
     pinned = {name: version for (name, _), version in pins(ALL_TXT).items()}
-    drifted = {name: line for name, line in lines.items() if f"=={pinned.get(name)}" not in line.partition(" #")[0]}
+    drifted = {name: version for name, version in direct(stated).items() if version != pinned.get(name)}
     assert drifted == {}, f"{stated.relative_to(REPO)}: pin these as requirements.txt does"

@@ -184,7 +184,8 @@ def test_postgres_unreadable_record_without_each_defence(tmp_path, services, rec
         assert unreadable[key] == answer or unreadable[key][0] == answer, (key, unreadable[key])
 
 
-A_BUG = Change("nothing: /count fails with an error of its own", "        session.count += 1\n", "        1 / 0\n")
+A_BUG = Change("nothing: /count fails with an error of its own", "            session.count += 1\n", "            1 / 0\n",
+               file="counting.py")
 CALLS_WEB_INTERNALERROR = Change("the call of the handler replaced (web.internalerror() instead)",
                                  "        return answer_otherwise()\n", "        return web.internalerror()\n",
                                  file="store_unavailable.py")
@@ -241,9 +242,10 @@ RECONNECT = Change("the short reconnect_timeout: psycopg_pool's default", "recon
 TIMEOUT = Change("the pool's 3-second timeout: psycopg_pool's default", "timeout=3,", file="pgstore.py")
 #: A copy that says when a /count starts (in the server's directory): the test knows its requests hold threads.
 SAYS_IT_STARTED = Change("nothing: each /count says it started, in a file named after its thread",
-                         "class count:\n    def GET(self):\n",
-                         "class count:\n    def GET(self):\n"
-                         '        open(f"started-{__import__(\'threading\').get_ident()}", "w").close()\n')
+                         "    class count:\n        def GET(self):\n",
+                         "    class count:\n        def GET(self):\n"
+                         '            open(f"started-{__import__(\'threading\').get_ident()}", "w").close()\n',
+                         file="counting.py")
 
 # psycopg_pool retries a failed connection after waiting 1 second (±10%), then 2, 4, 8, 16..., until
 # its reconnect_timeout: 1, 3, 7, 15, 31... seconds after the failure. Started again 19 seconds into
@@ -347,6 +349,7 @@ def test_a_request_that_overlaps_a_reset_stores_the_session_again(tmp_path, reci
     """No locking: a /count that loaded the session before /reset deleted it changed it, so LazySession
     saves it, and the session is stored again. LazySession loads on first use: the copy holds after it."""
     held_after_use = Change("nothing: /count waits for the test once it has used the session",
-                            "        session.count += 1\n", "        session.count += 1\n        hold()\n")
+                            "            session.count += 1\n", "            session.count += 1\n            hold()\n",
+                            file="counting.py")
     server = recipe_server(recipe_copy("resilience", tmp_path, HELD_COUNT[0], held_after_use))
     assert count_after_an_overlapping_reset(server, tmp_path) == 3

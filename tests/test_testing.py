@@ -27,10 +27,11 @@ def pytest_in(folder, *arguments, plugins=False):
 
 
 BREAKAGES = {
-    "counts by two": Change("the count by one", "session.count += 1", "session.count += 2"),
-    "reset forgets nothing": Change("the reset", "session.kill()", "pass"),
-    "count not kept": Change("the count kept in the session", "session.count += 1\n        return str(session.count)",
-                             "return str(session.count + 1)"),
+    "counts by two": Change("the count by one", "session.count += 1", "session.count += 2", file="counting.py"),
+    "reset forgets nothing": Change("the reset", "session.kill()", "pass", file="counting.py"),
+    "count not kept": Change("the count kept in the session",
+                             "session.count += 1\n            return str(session.count)",
+                             "return str(session.count + 1)", file="counting.py"),
 }
 
 

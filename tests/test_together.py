@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from harness.client import Visitor, form_field
-from harness.copies import HELD_COUNT, Change, Holds, recipe_copy
+from harness.copies import HOLD, Change, Holds, recipe_copy
 
 COOKIE = "__Host-sid"
 UNAVAILABLE = (503, "The session store is unavailable, try again later.\n")
@@ -18,6 +18,10 @@ NO_LAZY = Change("the lazy session: loaded for every page", "class Session(Locke
 NO_503 = Change("the 503 for a store that fails: web.py's own 500", "answer_503_when_the_store_fails(app, StoreUnavailable)\n")
 NO_ROTATION = Change("the new id at login", "        rotate_session_id(session)", "        pass")
 NO_COUNT_TOKEN_CHECK = Change("the CSRF check of /account/count", "        check_token(session, sent)\n")
+#: A copy whose POST /account/count stops at hold() once the session is loaded, before the count goes up.
+HELD_ACCOUNT_COUNT = [Change("nothing: adds the test's hold()", "\nimport web\n", "\nimport web\n" + HOLD),
+              Change("nothing: /account/count waits for the test before counting", "        session.count += 1\n",
+                     "        hold()\n        session.count += 1\n")]
 
 
 def together(directory, *removed):
@@ -79,7 +83,7 @@ def count_after_two_overlapping_posts(server, directory, env):
 @pytest.mark.parametrize("defence", [True, False], ids=["locked", "no lock"])
 def test_overlapping_counts_are_all_counted(defence, services, recipe_server, tmp_path):
     env = services.cookbook_database()
-    server = recipe_server(together(tmp_path, *HELD_COUNT, *[] if defence else [NO_LOCK]), env)
+    server = recipe_server(together(tmp_path, *HELD_ACCOUNT_COUNT, *[] if defence else [NO_LOCK]), env)
     assert count_after_two_overlapping_posts(server, tmp_path, env) == (200, "alice: 2" if defence else "alice: 1")
 
 

@@ -6,6 +6,7 @@ import time
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
@@ -80,16 +81,7 @@ store = DiskStoreCleanedOutside("sessions")
 session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 # --8<-- [start:command]

@@ -5,6 +5,7 @@ import sys
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from hardened_cookie import SAMESITE_VALUES, no_new_cookie_for_a_post_without_one, use_hardened_session_cookie
 
 # The debugger's reloader imports this module a second time and the two
@@ -33,16 +34,7 @@ app.add_processor(no_new_cookie_for_a_post_without_one(session))
 # --8<-- [end:cookie]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

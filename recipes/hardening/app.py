@@ -8,6 +8,7 @@ import tempfile
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from store_unavailable import answer_503_when_the_store_fails
 
 # The debugger's reloader imports this module a second time and the two
@@ -103,16 +104,7 @@ answer_503_when_the_store_fails(app, StoreUnavailable)
 session = DeletionTolerantSession(app, store, initializer={"count": 0})
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import sys
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from signed_json_store import SignedJsonStore
 from store_unavailable import StoreUnavailable, answer_503_when_the_store_fails
 
@@ -39,16 +40,7 @@ session = web.session.Session(app, SignedJsonStore("sessions", secret), initiali
 # --8<-- [end:secret]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

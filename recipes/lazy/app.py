@@ -5,6 +5,7 @@ import time
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from lazy_session import LazySession
 
 # The debugger's reloader imports this module a second time and the two
@@ -50,16 +51,7 @@ class peek:
         return str(session.count)
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import redis
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from locked_session import LockedSession
 from locking_pgstore import LockingPostgresStore
 from locking_stores import DiskStore, RedisStore
@@ -57,16 +58,7 @@ session = LockedSession(app, store, initializer={"count": 0})
 # --8<-- [end:store]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import sys
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 
 web.config.debug = False
 
@@ -60,16 +61,7 @@ session = web.session.Session(
 # --8<-- [end:parameters]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

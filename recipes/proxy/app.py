@@ -7,6 +7,7 @@ import cheroot.server
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 
 # The debugger's reloader imports this module a second time and the two
 # Session objects fight over the request: keep debug off with sessions.
@@ -94,16 +95,7 @@ session = web.session.Session(
 # --8<-- [end:bind]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import redis
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 from pgstore import PostgresStore
 from redis_store import RedisStore, reason
 from sessions_table import prepare_sessions_table
@@ -54,16 +55,7 @@ answer_503_when_the_store_fails(app, redis.RedisError, StoreUnavailable)
 session = web.session.Session(app, store_from_environment(), initializer={"count": 0})
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

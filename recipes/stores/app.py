@@ -8,6 +8,7 @@ import threading
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 
 web.config.debug = False  # the reloader and sessions do not mix (see the count recipe)
 
@@ -101,16 +102,7 @@ session = web.session.Session(app, STORES[store_name](), initializer={"count": 0
 # --8<-- [end:stores]
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 
 
 if __name__ == "__main__":

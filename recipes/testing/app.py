@@ -2,6 +2,7 @@
 import web
 
 from cache_control import keep_sessions_out_of_caches
+from counting import counter_pages
 
 # Debug mode's reloader would import this module a second time and break the session.
 web.config.debug = False
@@ -21,16 +22,7 @@ session = web.session.Session(
 )
 
 
-class count:
-    def GET(self):
-        session.count += 1
-        return str(session.count)
-
-
-class reset:
-    def POST(self):  # it changes the session: no link may do it
-        session.kill()
-        return "Reset"
+count, reset = counter_pages(session)  # the counter's pages (counting.py, from Counting visits)
 # --8<-- [end:session]
 
 

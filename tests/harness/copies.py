@@ -129,9 +129,10 @@ class Holds:
 
 
 #: A copy whose GET /count stops at hold() once the session is loaded, before the count goes up.
-HELD_COUNT = [Change("nothing: adds the test's hold()", "\nimport web\n", "\nimport web\n" + HOLD),
-              Change("nothing: /count waits for the test before counting", "        session.count += 1\n",
-                     "        hold()\n        session.count += 1\n")]
+HELD_COUNT = [Change("nothing: adds the test's hold()", "\n\n\ndef counter_pages(session):\n",
+                     HOLD + "\ndef counter_pages(session):\n", file="counting.py"),
+              Change("nothing: /count waits for the test before counting", "            session.count += 1\n",
+                     "            hold()\n            session.count += 1\n", file="counting.py")]
 
 
 def overlap_on_a_held_count(server, directory, last, meanwhile):
