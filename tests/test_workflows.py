@@ -50,7 +50,7 @@ def os_release():
 
 def test_ci_runs_in_the_debian_release_of_this_machine():
     """CI and the weekly job run in containers of the Debian release the suite runs on here, so
-    that .ci/run's package names and the tests' paths (/usr/bin/chromium, Debian's PostgreSQL) hold."""
+    that .ci/run's package names and the tests' paths (/usr/bin/chromium-headless-shell, Debian's PostgreSQL) hold."""
     release = os_release()
     if release.get("ID") != "debian":
         missing("Debian", "run the suite on Debian, as CI does (.github/workflows/ci.yml)")
@@ -64,7 +64,7 @@ def test_every_package_ci_installs_is_in_this_debian_release():
     if os_release().get("ID") != "debian" or not shutil.which("apt-cache"):
         missing("Debian's apt", "run the suite on Debian, as CI does (.github/workflows/ci.yml)")
     packages = sorted(set(re.findall(r"missing\+=\(([\w.+-]+)\)", (REPO / ".ci" / "run").read_text())))
-    assert "chromium" in packages and "postgresql" in packages
+    assert "chromium-headless-shell" in packages and "postgresql" in packages
     unknown = [package for package in packages
                if subprocess.run(["apt-cache", "show", package], capture_output=True).returncode != 0]
     assert unknown == []
