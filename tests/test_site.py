@@ -2,6 +2,7 @@
 when a translation or an included recipe file is missing (shown on a small site built with the
 site's own configuration)."""
 import ast
+import functools
 import io
 import json
 import re
@@ -19,14 +20,10 @@ from harness.site import MARKER, SERVICE_VARIABLES, SITE_CONFIG, front_matter, l
 NOTEBOOK_PAGES = {"en": "basics/exploring/", "fr": "fr/basics/exploring/"}
 
 
+@functools.cache
 def page(site, url):
+    """The built page, parsed once per run: tests read it and never change it."""
     return BeautifulSoup((site / url / "index.html").read_text(encoding="utf-8"), "html.parser")
-
-
-def visible_text(soup):
-    for hidden in soup(["script", "style"]):
-        hidden.decompose()
-    return soup.get_text()
 
 
 def nav_titles(soup):
@@ -46,7 +43,7 @@ def test_notebook_pages_are_rendered_not_raw_json(site, language):
     soup = page(site, NOTEBOOK_PAGES[language])
     assert soup.select(".jupyter-wrapper .jp-CodeCell"), "no rendered notebook cell"
     assert soup.select(".jp-OutputArea-output"), "no rendered cell output"
-    text = visible_text(soup)
+    text = soup.get_text()  # what the reader sees: BeautifulSoup leaves out script and style elements
     assert '"cell_type"' not in text and '"nbformat"' not in text
 
 
@@ -73,9 +70,8 @@ def test_the_performance_page_shows_tables_and_figures_with_alt_text_not_code(si
 def test_the_performance_page_writes_numbers_in_its_language(site, language, point, comma):
     """1,675 and 8.7 in English; 1 675 and 8,7 in French (outside code: a platform's name has dots)."""
     outputs = page(site, url_of(PERFORMANCE[language])).select(".jp-OutputArea .jp-RenderedMarkdown")
-    for code in [element for output in outputs for element in output.select("code")]:
-        code.decompose()
-    text = " ".join(output.get_text(" ") for output in outputs)
+    text = " ".join(string for output in outputs for string in output.find_all(string=True)
+                    if not string.find_parent("code"))
     decimal_comma = r"\d,\d(?!\d\d)"  # 8,7 but not 1,675
     assert bool(re.search(r"\d\.\d", text)) == point and bool(re.search(decimal_comma, text)) == comma
     assert bool(re.search(r"\d\u00a0(000|%)", text)) == (language == "fr")
