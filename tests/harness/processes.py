@@ -57,6 +57,18 @@ def sockets_of_group(group):
     return found
 
 
+def processes_in(directory):
+    """The processes whose working directory is in `directory` (Linux's /proc)."""
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            if process.name.isdigit() and Path(os.readlink(process / "cwd")).is_relative_to(directory):
+                found.append(int(process.name))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
 class RecipeExited(AssertionError):
     """The server stopped before it answered: its output says why."""
 

@@ -3,7 +3,8 @@
 A ``console`` block on a page is a transcript. Each ``$ `` line is run by bash
 in the page's own temporary working directory, with real curl; the lines after
 it are the output the reader sees, compared exactly, except that ``...``
-stands for some text (ids, dates). The documented port 8080 is rewritten to a free one.
+stands for some text (ids, dates). The documented ports are rewritten to free ones: 8080 to 8089,
+and Redis's 6380 to 6389 and 26380 to 26389 (servers a page starts itself).
 
 A line ``$ [NAME=value ...] python recipes/<slug>/app.py 8080`` starts the
 recipe as a real server in the background (stopping the one before on that
@@ -14,7 +15,8 @@ more processes beside it, and ``nginx -p "$PWD" -e stderr -c <file>.conf``
 starts nginx in front of them (on a copy of the file, its ports made real).
 
 Files (cookie jars, ``sessions/``) live in the working directory until the page
-ends, so a page reads as one continuous session.
+ends, so a page reads as one continuous session. A server the page starts as a
+daemon (``redis-server --daemonize yes``) is stopped when the page ends.
 
 A page's front matter names the servers it needs (``services: [postgres]``);
 its transcripts get exactly the variables that ``extra.services`` in mkdocs.yml
@@ -28,6 +30,7 @@ import pty
 import re
 import select
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -44,12 +47,13 @@ from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 
 from harness import RECIPES, REPO
 from harness.downloads import python_with_only, unpack_download
-from harness.processes import BackgroundServer, RecipeExited, free_port, nginx_binary, port_is_free, python_env
+from harness.processes import (BackgroundServer, RecipeExited, free_port, nginx_binary, port_is_free,
+                               processes_in, python_env)
 from harness.report import transcripts_run
 from harness.site import front_matter, language
 
 # Ports a page may name: 8080 for its recipe, 8081-8089 for more processes; each gets a free one.
-DOC_PORT = re.compile(r"\b808\d\b")
+DOC_PORT = re.compile(r"\b(?:808|2?638)\d\b")
 START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py (?P<port>808\d)""")
 NGINX_LINE = re.compile(r"""nginx -p "\$PWD" -e stderr -c (?P<config>\S+\.conf)""")
 NGINX_LISTEN = re.compile(r"^\s*listen\s+(?:[\d.]+:)?(?P<port>808\d)\b", re.MULTILINE)
@@ -150,6 +154,8 @@ class Page:
     def close(self):
         self.stop()
         if self.temporary:
+            for pid in processes_in(self.workdir):  # daemons the page started
+                os.kill(pid, signal.SIGKILL)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
