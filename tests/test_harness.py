@@ -2,6 +2,7 @@
 import ast
 import re
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +143,18 @@ def test_a_page_runs_processes_side_by_side_on_documented_ports(tmp_path, servic
                     "$ python recipes/count/app.py 8081\nhttp://0.0.0.0:8081/\n"
                     "$ curl -s -o /dev/null -w '%{http_code} %{url}\\n' http://127.0.0.1:8080/count\n200 http://127.0.0.1:8080/count\n```\n")
     run_page(page, services)
+
+
+def test_a_daemon_a_page_starts_is_stopped_when_the_page_ends(tmp_path, services):
+    """A server a page sends to the background (redis-server --daemonize yes) is no child of the
+    harness: it is stopped because it runs in the page's directory. Without that it would outlive it."""
+    page, pidfile = tmp_path / "daemon.md", tmp_path / "redis.pid"
+    page.write_text("---\nservices: [redis]\n---\n\n```console\n"
+                    f"$ redis-server --port 6380 --bind 127.0.0.1 --save '' --daemonize yes --pidfile {pidfile}\n"
+                    "$ until redis-cli -p 6380 ping; do sleep 0.1; done\nPONG\n```\n")
+    run_page(page, services)
+    state = Path(f"/proc/{int(pidfile.read_text())}/stat")
+    assert not state.exists() or state.read_text().rpartition(")")[2].split()[0] == "Z"  # gone, or dead and unreaped
 
 
 def recipe_comments():
