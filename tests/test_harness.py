@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness import RECIPES, REPO
+from harness.built_site import QuietServer
 from harness.copies import AnchorMissing, Change, changed, comment_spans
 from harness import processes
 from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
@@ -279,3 +280,16 @@ def test_a_recipe_whose_free_port_was_taken_before_its_bind_starts_on_another(tm
             assert server.log().startswith(f"http://127.0.0.1:{server.port}/")
         finally:
             server.stop()
+
+
+@pytest.mark.parametrize("error, printed", [(BrokenPipeError, False), (ValueError, True)])
+def test_the_sites_server_prints_no_traceback_for_a_connection_the_browser_dropped(error, printed, capsys):
+    server = QuietServer(("127.0.0.1", 0), None)
+    try:
+        try:
+            raise error("x")
+        except error:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    assert ("Traceback" in capsys.readouterr().err) is printed

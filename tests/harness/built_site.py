@@ -74,6 +74,14 @@ def site(tmp_path_factory, worker_id):
     return site_dir
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A browser may drop a connection it no longer needs (a page left mid-load): not an error."""
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class StaticHost(SimpleHTTPRequestHandler):
     """A static host: files as they are, and the 404 page of the language a missing path is in."""
 
@@ -101,7 +109,7 @@ class StaticHost(SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def site_url(site):
     """The built site served on 127.0.0.1 (and nowhere else): its address, ending in /."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(site)))
+    server = QuietServer(("127.0.0.1", 0), functools.partial(StaticHost, directory=str(site)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}{SITE_PATH}"
     server.shutdown()
