@@ -1,4 +1,5 @@
 """Recipes, nginx and other servers as real background processes, each with its log."""
+import contextlib
 import glob
 import os
 import shutil
@@ -67,6 +68,25 @@ def processes_in(directory):
         except OSError:  # gone meanwhile, or not ours to read
             continue
     return found
+
+
+def is_running(pid):
+    """The process exists and is not a zombie (dead, waiting for a parent that may never reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def kill_processes_in(directory, timeout=5):
+    """SIGKILL the processes working in `directory` (daemons a page started), and wait until they are dead."""
+    killed = processes_in(directory)
+    for pid in killed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + timeout
+    while any(is_running(pid) for pid in killed) and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 class RecipeExited(AssertionError):

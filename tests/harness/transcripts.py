@@ -30,7 +30,6 @@ import pty
 import re
 import select
 import shutil
-import signal
 import struct
 import subprocess
 import tempfile
@@ -48,7 +47,7 @@ from sybil.parsers.markdown.lexers import RawFencedCodeBlockLexer
 from harness import RECIPES, REPO
 from harness.downloads import python_with_only, unpack_download
 from harness.processes import (BackgroundServer, RecipeExited, free_port, nginx_binary, port_is_free,
-                               processes_in, python_env)
+                               kill_processes_in, python_env)
 from harness.report import transcripts_run
 from harness.site import front_matter, language
 
@@ -154,8 +153,7 @@ class Page:
     def close(self):
         self.stop()
         if self.temporary:
-            for pid in processes_in(self.workdir):  # daemons the page started
-                os.kill(pid, signal.SIGKILL)
+            kill_processes_in(self.workdir)  # daemons the page started, dead before the page ends
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
