@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import web
+from psycopg_pool import ConnectionPool
 
 from harness import REPO
 from harness.other_site import OtherSite
@@ -36,7 +37,8 @@ def services():
 @pytest.fixture(autouse=True)
 def web_config_as_it_was():
     """web.config and its session_parameters after each test as before it: a recipe imported by a
-    test sets them, and the next test must not inherit its settings. Recipe modules are forgotten."""
+    test sets them, and the next test must not inherit its settings. Recipe modules are forgotten,
+    their connection pools closed."""
     config, parameters = dict(web.config), copy.deepcopy(dict(web.config.session_parameters))
     yield
     web.config.clear()
@@ -44,7 +46,20 @@ def web_config_as_it_was():
     web.config.session_parameters.clear()
     web.config.session_parameters.update(parameters)
     for name in [name for name in sys.modules if name.startswith("recipe_")]:
-        del sys.modules[name]
+        close_pools(sys.modules.pop(name))
+
+
+def close_pools(module):
+    """The connection pools a recipe imported by a test opened, closed: their connections must not
+    outlive the test (a later test empties the `cookbook` database, which no one may be using)."""
+    for value in list(vars(module).values()):
+        try:
+            candidates = [value, getattr(value, "pool", None)]
+        except Exception:  # an object whose attributes need a request, say
+            continue
+        for candidate in candidates:
+            if isinstance(candidate, ConnectionPool):
+                candidate.close()
 
 
 @pytest.fixture
