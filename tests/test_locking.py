@@ -72,7 +72,13 @@ def at_once(servers):
 
 
 def run(recipe_server, app, env, processes):
-    return at_once([recipe_server(app, env) for _ in range(processes)])
+    servers = [recipe_server(app, env) for _ in range(processes)]
+    return (*at_once(servers), servers)
+
+
+def errors_logged(servers):
+    """What the servers logged of their errors: a failed assertion shows why a request got a 500."""
+    return "\n".join(server.log().partition("Traceback")[2][:3000] for server in servers if "Traceback" in server.log())
 
 
 def assert_only_disk_errors(store, statuses):
@@ -91,9 +97,10 @@ STORES_WITH_THE_LOCK = [pytest.param(store, marks=pytest.mark.slow) if store == 
 @pytest.mark.parametrize("store", STORES_WITH_THE_LOCK)
 def test_no_update_is_lost_with_the_lock(store, services, recipe_server):
     processes, locked, _ = STORES[store]
-    counted, per_second, statuses = run(recipe_server, locked.recipe.app, locked.environment(services), processes)
+    counted, per_second, statuses, servers = run(recipe_server, locked.recipe.app, locked.environment(services),
+                                                 processes)
     print(f"\n{store}, locked, {processes} processes: {counted} of {CLIENTS * EACH} counted, {per_second:.0f} requests/s")
-    assert statuses == {200: CLIENTS * EACH}
+    assert statuses == {200: CLIENTS * EACH}, errors_logged(servers)
     assert counted == CLIENTS * EACH
 
 
@@ -107,7 +114,7 @@ def test_without_the_lock_updates_are_lost(store, without, services, recipe_serv
         app, env, name = stock.recipe.app, stock.environment(services), f"stock ({stock.slug} recipe)"
     else:
         app, env, name = recipe_copy("locking", tmp_path / "unlocked", WITHOUT_THE_LOCK), locked.environment(services), without
-    counted, per_second, statuses = run(recipe_server, app, env, processes)
+    counted, per_second, statuses, _ = run(recipe_server, app, env, processes)
     print(f"\n{store}, {name}, {processes} processes: {counted} of {CLIENTS * EACH} counted, "
           f"{per_second:.0f} requests/s, statuses {dict(statuses)}")
     assert_only_disk_errors(store, statuses)
