@@ -78,7 +78,8 @@ def run(recipe_server, app, env, processes):
 
 def errors_logged(servers):
     """What the servers logged of their errors: a failed assertion shows why a request got a 500."""
-    return "\n".join(server.log().partition("Traceback")[2][:3000] for server in servers if "Traceback" in server.log())
+    logs = [server.log() for server in servers]
+    return "\n".join(log.partition("Traceback")[2][:3000] for log in logs if "Traceback" in log)
 
 
 def assert_only_disk_errors(store, statuses):

@@ -15,7 +15,7 @@ import pytest
 
 from harness.services import missing
 
-# The full browser also runs headless, at about half as much processor again for the same pages.
+# The full browser also runs headless, for much more processor on the same pages (see the README).
 CHROMIUM = Path("/usr/bin/chromium-headless-shell")
 # Headless, as root, and silent: without the background-networking flags Chromium keeps
 # calling Google's hosts, which a closed network refuses.

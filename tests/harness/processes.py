@@ -70,10 +70,15 @@ def processes_in(directory):
     return found
 
 
+def stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command's name: state, parent, ... (proc(5), from the third)."""
+    return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+
+
 def is_running(pid):
     """The process exists and is not a zombie (dead, waiting for a parent that may never reap it)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+        return stat_fields(pid)[0] != "Z"
     except OSError:
         return False
 
@@ -195,5 +200,5 @@ def nginx_binary():
 def processor_seconds(server):
     """The processor time (user and system) a BackgroundServer's process has used so far: what its
     work costs, whatever else the machine runs (compare two costs as a ratio, never with a clock)."""
-    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rpartition(")")[2].split()
+    fields = stat_fields(server.process.pid)
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -51,7 +51,8 @@ from harness.processes import (BackgroundServer, RecipeExited, free_port, nginx_
 from harness.report import transcripts_run
 from harness.site import front_matter, language
 
-# Ports a page may name: 8080 for its recipe, 8081-8089 for more processes; each gets a free one.
+# Ports a page may name: 8080 for its recipe, 8081-8089 for more processes, 6380-6389 and 26380-26389
+# for Redis servers and Sentinels it starts itself; each gets a free one.
 DOC_PORT = re.compile(r"\b(?:808|2?638)\d\b")
 START_LINE = re.compile(r"""(\w+=('[^']*'|"[^"]*"|\S*)\s+)*python3? ([\w.-]+/)*app\.py (?P<port>808\d)""")
 NGINX_LINE = re.compile(r"""nginx -p "\$PWD" -e stderr -c (?P<config>\S+\.conf)""")
