@@ -17,11 +17,12 @@ from psycopg_pool import ConnectionPool
 
 from harness import REPO
 from harness.other_site import OtherSite
-from harness.processes import start_recipe
+from harness.processes import fork_recipes, start_recipe
 from harness.report import reliability_figures, transcripts_run
 from harness.services import Services
 from harness.transcripts import page_tests
 
+fork_recipes()  # a test's recipe starts in a tenth of the processor time (harness/processes.py says how)
 pytest_plugins = ["harness.built_site", "harness.browser"]  # fixtures: the built site, served; a browser
 
 pytest_collect_file = page_tests(path=str(REPO / "docs"), patterns=["*.md"], fixtures=["services"]).pytest()
