@@ -1,5 +1,6 @@
 """The harness can fail: wrong output, missing servers and drifting translations are caught."""
 import ast
+import os
 import re
 import socket
 
@@ -254,7 +255,8 @@ def test_a_start_retries_on_another_port_when_its_port_was_taken_before_the_bind
         page_tests().teardown(document.namespace)
 
 
-def test_a_port_another_program_listens_on_is_not_taken_for_the_recipes(tmp_path):
+@pytest.mark.parametrize("forked", [True, False], ids=["forked", "python app.py"])
+def test_a_port_another_program_listens_on_is_not_taken_for_the_recipes(tmp_path, forked):
     """Connecting succeeds, but the listener is not the recipe's: the recipe exits (address in use),
     and the harness says so rather than send the test's requests to the other program."""
     with socket.socket() as neighbour:
@@ -262,7 +264,43 @@ def test_a_port_another_program_listens_on_is_not_taken_for_the_recipes(tmp_path
         neighbour.listen()
         taken = neighbour.getsockname()[1]
         with pytest.raises(RecipeExited, match="Address already in use"):
-            BackgroundServer(f"python {RECIPES / 'count' / 'app.py'} 127.0.0.1:{taken}", tmp_path, python_env(), taken)
+            start_recipe(RECIPES / "count" / "app.py", tmp_path, port=taken, forked=forked)
+
+
+def test_the_listeners_of_a_port_are_found_on_both_families_and_no_other():
+    with socket.socket() as ipv4, socket.socket(socket.AF_INET6) as ipv6, socket.socket() as other:
+        ipv4.bind(("127.0.0.1", 0))
+        port = ipv4.getsockname()[1]
+        ipv6.bind(("::1", port))
+        other.bind(("127.0.0.1", 0))
+        for listener in (ipv4, ipv6, other):
+            listener.listen()
+        with socket.create_connection(("127.0.0.1", port)):  # a connection on the port, not a listener
+            assert processes.listening_sockets(port) == {str(os.fstat(ipv4.fileno()).st_ino),
+                                                          str(os.fstat(ipv6.fileno()).st_ino)}
+
+
+PROBE = """import os, sys
+print(sys.argv, sys.path, __name__, __file__, __spec__, type(__loader__).__name__, os.getcwd(),
+      sorted((name, value) for name, value in os.environ.items() if name not in {"PWD", "SHLVL", "_"}),
+      sys.dont_write_bytecode, "web" in sys.modules or "a fresh interpreter")
+sys.exit("the probe is done")
+"""
+
+
+def test_a_forked_recipe_runs_as_python_app_py_does(tmp_path):
+    """Same arguments, import path, main module, directory, environment (bash's own variables aside),
+    message and exit status; only what was imported before it differs."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "app.py").write_text(PROBE)
+    outputs, port = {}, free_port()
+    for forked in (True, False):
+        with pytest.raises(RecipeExited) as exited:
+            start_recipe(tmp_path / "folder" / "app.py", tmp_path, {"SESSION_STORE": "disk"}, port=port, forked=forked)
+        outputs[forked] = str(exited.value).replace("True\n", "a fresh interpreter\n")
+    assert outputs[True] == outputs[False]
+    assert outputs[True].startswith("the server exited with 1\n")
+    assert outputs[True].endswith("the probe is done\n")
 
 
 def test_a_recipe_whose_free_port_was_taken_before_its_bind_starts_on_another(tmp_path, monkeypatch):
