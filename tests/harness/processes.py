@@ -285,7 +285,8 @@ def run_as_main(app, address, cwd, env, log_path):
     os.environ.clear()
     os.environ.update(env)
     sys.argv = [app, address]
-    sys.path[:] = [os.path.dirname(app), *INTERPRETER_PATH]
+    python_path = [os.path.abspath(entry) for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    sys.path[:] = dict.fromkeys([os.path.dirname(app), *python_path, *INTERPRETER_PATH])  # as site.py, no repeats
     main = types.ModuleType("__main__")
     main.__file__, main.__builtins__ = app, __builtins__
     main.__loader__ = SourceFileLoader("__main__", app)
