@@ -28,7 +28,7 @@ def test_a_request_to_another_host_is_refused_and_reported(site_url, open_tab):
 def test_copy_of_other_code_is_the_whole_code(site_url, open_tab):
     """A recipe's code copies as shown: the lines the page teaches first; then, its admonition
     opened, the whole file, without the markers of its section."""
-    tab = open_tab(site_url, permissions=["clipboard-read", "clipboard-write"])
+    tab = open_tab(site_url, search=False, permissions=["clipboard-read", "clipboard-write"])
     tab.page.goto(site_url + "basics/count/")
     recipe = REPO / "recipes" / "count" / "app.py"
     blocks = tab.page.locator(".language-python")
@@ -73,7 +73,7 @@ def test_search_finds_pages_in_the_readers_language_only(site_url, open_tab, lan
 
 
 def test_dark_mode_toggle(site_url, open_tab):
-    tab = open_tab(site_url, color_scheme="light")
+    tab = open_tab(site_url, search=False, color_scheme="light")
     tab.page.goto(site_url)
     scheme = "document.body.getAttribute('data-md-color-scheme')"
     assert tab.page.evaluate(scheme) == "default"
@@ -86,7 +86,7 @@ def test_dark_mode_toggle(site_url, open_tab):
 @pytest.mark.parametrize("language, section, title", [
     ("en", "Basics", "Counting visits"), ("fr", "Les bases", "Compter les visites")])
 def test_navigation_on_a_phone(site_url, open_tab, language, section, title):
-    tab = open_tab(site_url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    tab = open_tab(site_url, search=False, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     tab.page.goto(site_url + HOME[language])
     tab.page.locator("label.md-header__button[for=__drawer]").click()
     tab.page.locator(".md-nav--primary label.md-nav__link", has_text=section).click()  # a panel per section
@@ -98,7 +98,7 @@ def test_navigation_on_a_phone(site_url, open_tab, language, section, title):
 
 @pytest.mark.parametrize("language, title", [("en", "Page not found"), ("fr", "Page introuvable")])
 def test_a_missing_page_answers_in_its_language(site_url, open_tab, language, title):
-    tab = open_tab(site_url)
+    tab = open_tab(site_url, search=False)
     response = tab.page.goto(site_url + HOME[language] + "no/such/page/")
     assert response.status == 404
     assert tab.page.locator("h1").inner_text() == title
@@ -106,7 +106,7 @@ def test_a_missing_page_answers_in_its_language(site_url, open_tab, language, ti
 
 
 def test_download_link_gives_the_folder_the_page_runs_in(site_url, open_tab):
-    tab = open_tab(site_url, accept_downloads=True)
+    tab = open_tab(site_url, search=False, accept_downloads=True)
     tab.page.goto(site_url + "fr/basics/dbstore/")
     with tab.page.expect_download() as download:
         tab.page.locator("a[download]").click()
@@ -149,7 +149,7 @@ def test_the_language_switch_keeps_the_section(site_url, open_tab, english, fren
     """On page#section, the switch lands on the twin page at its heading of the same position (the
     ids differ: slugs of translated titles), both ways; from an anchor that is not a heading, or to a
     position the twin lacks, at the top."""
-    tab = open_tab(site_url, viewport={"width": 1280, "height": 900})
+    tab = open_tab(site_url, search=False, viewport={"width": 1280, "height": 900})
     tab.page.goto(site_url + french)
     french_ids = heading_ids(tab)
     tab.page.goto(site_url + english)
