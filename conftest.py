@@ -105,31 +105,31 @@ def pytest_cmdline_main(config):
 #: ran it (pytest's cache); a fresh clone by this list (seconds measured with six workers on 2
 #: cores), then the rest in their order.
 LONGEST_FIRST = [
-    "tests/test_csrf.py",  # 128: Chromium's two minutes of Lax-allowing-unsafe, waited for
-    "tests/test_resilience.py",  # 113: PostgreSQL outages, waited out
-    "tests/test_site.py",  # 110: the site's build, then its pages read
-    "tests/test_login.py",  # 95: a scrypt hash for every login
-    "tests/test_redis.py",  # 73: a Sentinel failover
-    "tests/test_browser_every_page.py",  # 59
-    "tests/test_postgres.py",  # 53
-    "tests/test_cookies.py",  # 53
-    "tests/test_locking.py",  # 52
-    "tests/test_reliability_sigkill.py",  # 44
-    "tests/test_bad_cookies.py",  # 41
-    "tests/test_together.py",  # 36
-    "tests/test_hardening.py",  # 35
-    "tests/test_browser.py",  # 31
-    "tests/test_workflows.py",  # 29
-    "docs/reliability/locking.fr.md",  # 26
-    "tests/test_reliability_disk.py",  # 26
-    "tests/test_reliability_concurrency.py",  # 25
-    "docs/reliability/locking.md",  # 21
-    "tests/test_spelling.py",
-    "tests/test_cleanup.py",
-    "tests/test_stores.py",
-    "tests/test_testing.py",
-    "tests/test_reliability_load.py",  # 18: a 10-second load
-    "tests/test_reading.py",
+    "tests/test_csrf.py",  # 129: Chromium's two minutes of Lax-allowing-unsafe, waited for
+    "tests/test_resilience.py",  # 104: PostgreSQL outages, waited out
+    "tests/test_redis.py",  # 77: a Sentinel failover
+    "tests/test_browser_every_page.py",  # 56
+    "tests/test_postgres.py",  # 55
+    "tests/test_login.py",  # 52: a scrypt hash for every login
+    "tests/test_locking.py",  # 37
+    "tests/test_site.py",  # 33: the site's build, then its pages read
+    "tests/test_cookies.py",  # 32
+    "tests/test_cleanup.py",  # 28
+    "tests/test_together.py",  # 27
+    "tests/test_reading.py",  # 27
+    "tests/test_reliability_concurrency.py",  # 23
+    "tests/test_reliability_sigkill.py",  # 22
+    "tests/test_bad_cookies.py",  # 22
+    "tests/test_browser.py",  # 19
+    "tests/test_testing.py",  # 19
+    "tests/test_reliability_disk.py",  # 19
+    "tests/test_reliability_load.py",  # 16: a 10-second load
+    "docs/reliability/locking.md",  # 15
+    "docs/production/redis.md",  # 14
+    "docs/production/redis.fr.md",  # 14
+    "docs/reliability/locking.fr.md",  # 14
+    "docs/everyday/cart.fr.md",  # 13
+    "tests/test_stores.py",  # 13
 ]
 seconds_by_file = defaultdict(float)
 
