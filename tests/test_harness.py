@@ -97,6 +97,13 @@ def test_pages_get_only_the_server_variables_they_state(tmp_path, services, monk
     assert SERVICE_VARIABLES["postgres"]["variables"] == ["PGHOST", "PGPORT", "PGUSER"]
 
 
+def test_a_page_runs_without_the_variables_of_the_make_command_that_runs_the_suite(monkeypatch):
+    """`make check SINCE=HEAD~1` puts SINCE in the environment: a reader's terminal has none of them."""
+    for name, value in {"SINCE": "HEAD~1", "ALL": "1", "PYTEST_ARGS": "-x", "MAKEFLAGS": "SINCE=HEAD~1"}.items():
+        monkeypatch.setenv(name, value)
+    assert not {"SINCE", "ALL", "PYTEST_ARGS", "MAKEFLAGS"} & set(python_env())
+
+
 def test_a_page_that_relies_on_an_unstated_variable_fails(tmp_path, services):
     """The old dbstore page: `psql -f` with no database named worked only through PGDATABASE."""
     page = tmp_path / "unstated.md"

@@ -318,7 +318,7 @@ def without_server_variables(environ):
 def python_env(extra=None):
     """The environment recipes and transcripts run in: this interpreter first on PATH."""
     env = dict(without_server_variables(os.environ), PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
-    for name in ["MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PYTEST_ARGS"]:  # a reader's terminal is not inside `make test`
+    for name in ["MAKELEVEL", "MAKEFLAGS", "MFLAGS", "PYTEST_ARGS", "SINCE", "ALL"]:  # a reader's terminal is not inside `make test`
         env.pop(name, None)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["COLUMNS"] = "80"  # what a transcript shows fits an 80-column terminal, whatever runs the suite
