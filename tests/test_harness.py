@@ -3,13 +3,16 @@ import ast
 import os
 import re
 import socket
+import subprocess
 
+import psycopg
 import pytest
 
 from harness import RECIPES, REPO
 from harness.built_site import QuietServer
 from harness.copies import AnchorMissing, Change, changed, comment_spans
 from harness import processes
+from harness import services as services_module
 from harness.processes import BackgroundServer, RecipeExited, free_port, python_env, start_recipe
 from harness.services import missing
 from harness.site import SERVICE_VARIABLES, front_matter
@@ -135,6 +138,19 @@ def test_redis_and_postgres_are_real_servers(tmp_path, services):
                     "```console\n$ redis-cli -u \"$REDIS_URL\" ping\nPONG\n"
                     "$ psql -At -c 'select 6 * 7'\n42\n```\n")
     run_page(page, services)
+
+
+def test_a_frozen_postgres_is_resumed_whole_when_one_of_its_processes_ended_meanwhile(services, monkeypatch):
+    env = services.cookbook_database()
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    listed = services_module.children
+    monkeypatch.setattr(services_module, "children", lambda pid: [ended.pid, *listed(pid)])
+    with services.postgres_frozen():
+        pass
+    with psycopg.connect(host=env["PGHOST"], port=env["PGPORT"], user=env["PGUSER"], dbname="cookbook",
+                         connect_timeout=5) as connection:
+        assert connection.execute("select 6 * 7").fetchone() == (42,)
 
 
 def test_terminal_output_is_the_text_a_reader_sees(tmp_path):

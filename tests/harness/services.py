@@ -7,7 +7,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,11 @@ import redis
 
 from harness.processes import free_port, nginx_binary, python_env
 from harness.site import SERVICE_VARIABLES
+
+
+def signal_if_there(pid, number):
+    with suppress(ProcessLookupError):
+        os.kill(pid, number)
 
 
 def children(pid):
@@ -90,13 +95,15 @@ class Services:
         accepts and acknowledges every packet, but no statement is answered, as on a frozen server."""
         pid = int((Path(self.postgres_server.datadir) / "postmaster.pid").read_text().split()[0])
         processes = [pid, *children(pid)]
-        for process in processes:
-            os.kill(process, signal.SIGSTOP)
         try:
+            for process in processes:
+                signal_if_there(process, signal.SIGSTOP)
             yield
         finally:
+            # Every one resumed, whatever ended meanwhile: a backend that was exiting as the postmaster
+            # stopped can be gone by now (a fresh-clone run lost the others, then the cookbook database).
             for process in processes:
-                os.kill(process, signal.SIGCONT)
+                signal_if_there(process, signal.SIGCONT)
 
     @contextmanager
     def redis_stopped(self):
