@@ -308,7 +308,10 @@ def shelf_recipe(tmp_path, monkeypatch):
             return io.open(path, mode, *args, **kwargs)
 
     monkeypatch.setattr(database, "_io", CountedIo(), raising=False)
-    return recipe
+    yield recipe
+    # Closed here, in tmp_path: dbm.dumb writes its index to a relative path when it closes, and left to the
+    # garbage collector it did so later, in the directory the run started in.
+    recipe.session.store.shelf.close()
 
 
 def test_the_recipe_shelf_rewrites_its_index_twice_for_a_returning_visitor_once_for_a_new_one(shelf_recipe):
