@@ -90,7 +90,7 @@ def test_sigkill_during_writes_leaves_no_corrupt_session(variant, services, reci
         for reader in readers:
             reader.run()
     finally:
-        server.stop()  # the last one started again: the recipe_server fixture stops only the first
+        server.stop()
     failures += [failure for reader in readers for failure in reader.failures]
     reliability_figures["SIGKILL: requests"] += requests
     reliability_figures["SIGKILL: failures (not read back whole nor fresh)"] += len(failures)

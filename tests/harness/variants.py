@@ -14,8 +14,7 @@ def start_variant(recipe_server, name, services, app=None, restartable=False):
 
 
 def restarted(server, path="/count"):
-    """The server started again (after a kill) on its port, directory and environment, warmed up.
-    The recipe_server fixture does not know this one: the test stops it."""
+    """The same server started again (after a kill) on its port, directory and environment, warmed up."""
     return warmed_up(server.restarted(), path)
 
 
