@@ -125,12 +125,17 @@ def is_running(pid):
         return False
 
 
+def signal_if_there(pid, number):
+    """Send the signal, unless the process has ended meanwhile."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, number)
+
+
 def kill_processes_in(directory, timeout=5):
     """SIGKILL the processes working in `directory` (daemons a page started), and wait until they are dead."""
     killed = processes_in(directory)
     for pid in killed:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+        signal_if_there(pid, signal.SIGKILL)
     deadline = time.monotonic() + timeout
     while any(is_running(pid) for pid in killed) and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -226,19 +231,20 @@ def startup_variables(environ):
 
 FORK_SERVER = multiprocessing.get_context("forkserver")
 FORK_SERVER.set_forkserver_preload([*PRELOADED, __name__])
-FORKED = {"by default": False}
+FORKED_BY_DEFAULT = False
 
 
 def fork_recipes():
     """start_recipe forks recipes unless told `forked=False`."""
-    FORKED["by default"] = True
+    global FORKED_BY_DEFAULT
+    FORKED_BY_DEFAULT = True
 
 
 class ForkedRecipe(BackgroundServer):
     """`python <app> 127.0.0.1:<port>`, forked from the interpreter that has PRELOADED imported."""
 
     def __init__(self, app, cwd, env, port):
-        self.app = Path(app).absolute()
+        self.app = Path(cwd, app)  # a relative path from cwd, as python resolves it there
         super().__init__(f"python {app} 127.0.0.1:{port}", cwd, env, port)
 
     def _launch(self, log):
@@ -260,7 +266,7 @@ class Child:
         return self._process.exitcode
 
     def poll(self):
-        return self._process.exitcode
+        return self.returncode
 
     def wait(self, timeout=None):
         self._process.join(timeout)
@@ -335,7 +341,7 @@ def start_recipe(app, cwd, extra_env=None, port=None, tries=3, forked=None):
     sets how Python starts.
     On a free port, again on another if a program took it between the choice and the recipe's bind."""
     chosen, env = port or free_port(), python_env(extra_env)
-    forked = FORKED["by default"] if forked is None else forked
+    forked = FORKED_BY_DEFAULT if forked is None else forked
     try:
         if forked and startup_variables(env) == startup_variables(os.environ):
             return ForkedRecipe(app, cwd, env, chosen)

@@ -7,31 +7,25 @@ import signal
 import subprocess
 import tempfile
 import time
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 
-from harness.processes import free_port, nginx_binary, python_env
+from harness.processes import free_port, nginx_binary, python_env, signal_if_there, stat_fields
 from harness.site import SERVICE_VARIABLES
-
-
-def signal_if_there(pid, number):
-    with suppress(ProcessLookupError):
-        os.kill(pid, number)
 
 
 def children(pid):
     """The ids of a process's children, from /proc (Linux)."""
     found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for process in Path("/proc").iterdir():
         try:
-            fields = stat.read_text().rpartition(")")[2].split()
+            if process.name.isdigit() and int(stat_fields(process.name)[1]) == pid:
+                found.append(int(process.name))
         except OSError:  # the process ended meanwhile
             continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
     return found
 
 
