@@ -14,11 +14,11 @@ SENTINEL = "redis+sentinel://"
 
 
 def connect(url):
-    """A client of redis://host:port/db, or of redis+sentinel://host:port,host:port/name (this recipe's
-    own form: no password, TLS or database in it): the primary that the Sentinels at those addresses
-    call `name`, asked for again when a connection fails or is closed (a failover)."""
+    """A pool of connections to redis://host:port/db, or to redis+sentinel://host:port,host:port/name
+    (this recipe's own form: no password, TLS or database in it): to the primary that the Sentinels
+    at those addresses call `name`, asked for again each time the pool lends a connection."""
     if not url.startswith(SENTINEL):
-        return redis.Redis.from_url(url, socket_timeout=5)
+        return redis.ConnectionPool.from_url(url, socket_timeout=5)
     addresses, _, name = url.removeprefix(SENTINEL).partition("/")
     try:
         sentinels = [(host, int(port)) for host, _, port in (a.rpartition(":") for a in addresses.split(","))]
@@ -26,7 +26,8 @@ def connect(url):
             raise ValueError
     except ValueError:
         raise ValueError(f"expected {SENTINEL}host:port[,host:port...]/name") from None
-    return redis.sentinel.Sentinel(sentinels, socket_timeout=5).master_for(name)
+    return redis.sentinel.SentinelConnectionPool(name, redis.sentinel.Sentinel(sentinels, socket_timeout=5),
+                                                 socket_timeout=5)
 
 
 def reason(error):
@@ -39,15 +40,31 @@ def reason(error):
 class RedisStore(web.session.Store):
     def __init__(self, url, timeout):
         self.timeout = timeout
-        # One client for all the server's threads. Its pool checks a connection before lending it:
-        # one that Redis closed (a restart, an idle timeout) is replaced, not failed on. One dropped
-        # without a close (a firewall) is not: the command waits socket_timeout, then fails.
-        self.client = connect(url)
-        self.local = threading.local()  # per server thread: the last session read
+        self.pool = connect(url)
+        self.local = threading.local()  # per server thread: its client, and the last session read
+
+    @property
+    def client(self):
+        """This thread's client: it keeps one connection of the pool, and goes through no pool per command."""
+        if not hasattr(self.local, "client"):
+            self.local.client = redis.Redis(connection_pool=self.pool, single_connection_client=True)
+        return self.local.client
+
+    def _send(self, *command):
+        """One command on this thread's connection. One that Redis closed (a restart, an idle timeout, a
+        failover) is given back, and the command sent once more on a connection the pool checks first.
+        A Redis that does not answer is not asked twice: the command fails after socket_timeout."""
+        client = self.client
+        try:
+            return client.execute_command(*command)
+        except redis.ConnectionError:
+            del self.local.client
+            client.close()
+            return self.client.execute_command(*command)
 
     # --8<-- [start:read]
     def _read(self, key):
-        value = self.client.getex(f"session:{key}", ex=self.timeout)
+        value = self._send("GETEX", f"session:{key}", "EX", self.timeout)
         self.local.data = key, None if value is None else json.loads(value)
         return self.local.data[1]
     # --8<-- [end:read]
@@ -67,12 +84,12 @@ class RedisStore(web.session.Store):
         loaded_key, data = getattr(self.local, "data", (None, None))
         if loaded_key == key and data == value:
             return  # unchanged, and GETEX already pushed the expiry back
-        self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)
+        self._send("SET", f"session:{key}", json.dumps(value), "EX", self.timeout)
         self.local.data = key, value
     # --8<-- [end:save]
 
     def __delitem__(self, key):
-        self.client.delete(f"session:{key}")
+        self._send("DEL", f"session:{key}")
         self.local.data = key, None
 
     def cleanup(self, timeout):

@@ -221,8 +221,12 @@ class SentinelGroup:
         return True
 
     def named_primaries(self):
-        """The port of the primary each Sentinel names now."""
-        return [int(self.client(port).sentinel_get_master_addr_by_name(self.NAME)[1]) for port in self.sentinels]
+        """The port of the primary each Sentinel names now, as redis-py's Sentinel reads it (SENTINEL
+        MASTERS, a primary not thought down): during a failover, get-master-addr-by-name names the
+        replica sooner."""
+        states = [self.client(port).sentinel_master(self.NAME) for port in self.sentinels]
+        return [state["port"] if state["is_master"] and not (state["is_sdown"] or state["is_odown"]) else None
+                for state in states]
 
     def wait_for_failover(self, each_time=lambda: None):
         """Until every Sentinel names the replica as the primary, and it is one; `each_time` is called
