@@ -1,11 +1,13 @@
 """Measure one app in-process with app.request(): run by bench/run.py, prints JSON.
 
-Usage: python bench/measure.py APP_PY SIZE [SIZE ...]
+Usage: python bench/measure.py APP_PY SIZE [SIZE ...] [--before OLD_APP_PY]
 For each SIZE (stored sessions, filled cumulatively): microseconds per GET /count of one
 returning visitor, store calls (SQL statements or Redis commands) per changed, unchanged and
 new-visitor request, and how long one cleanup of the store takes. For a store on PostgreSQL or
 Redis, also its floor: the same statements or commands with the same client, and no web.py; and
-the same application on MemoryStore, each request followed by those calls.
+the same application on MemoryStore, each request followed by those calls. With --before, also
+the same application with the store of that older app (as it was before the store was rewritten),
+timed in turn with it.
 
 How the floor cannot drift from the store: the wrappers below record every call the store makes,
 with its arguments and how to send it again. The calls of one changed request (/count) and of
@@ -13,6 +15,7 @@ one unchanged request are then sent again, as recorded, through the same psycopg
 client (so the same connection set-up), and timed as the app is. Once, the replay is itself
 recorded and must match what the store sent, or the run stops.
 """
+import argparse
 import importlib.metadata
 import importlib.util
 import json
@@ -73,9 +76,9 @@ except ImportError:
     pass
 
 
-def load(path):
+def load(path, name="benchmarked"):
     sys.path.insert(0, os.path.dirname(path))  # as `python app.py` does: the modules beside it
-    spec = importlib.util.spec_from_file_location("benchmarked", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -110,28 +113,53 @@ def floor(sent):
     return send
 
 
-def against_memory_store_then(send_floor, app, session, size, send_store, rounds=7):
+def in_turn(measure, against, rounds=7):
+    """Two costs in µs per request, each timed a short while, in turn, so that whatever else the machine
+    does weighs on both. The medians: (measure's µs, against's µs, measure / against)."""
+    mine, theirs = [], []
+    for _ in range(rounds):
+        theirs.append(against())
+        mine.append(measure())
+    return statistics.median(mine), statistics.median(theirs), statistics.median(m / t for m, t in zip(mine, theirs))
+
+
+def against_memory_store_then(send_floor, app, session, size, send_store):
     """The store against the same application with its store swapped for a MemoryStore holding as many
     sessions, each request followed by the floor's calls and timed with them (what the store would cost
-    if it added nothing to web.py's sessions but the calls it must send): the two timed in turn, a
-    short while each, so that whatever else the machine does weighs on both. The medians: (µs of the
-    MemoryStore-then-floor request, the store's µs / that)."""
+    if it added nothing to web.py's sessions but the calls it must send), timed in turn.
+    (µs of the MemoryStore-then-floor request, the store's µs / that)."""
     store, memory = session.store, web.session.MemoryStore()
     fill(memory, 0, size)
     session.store = memory
     first = app.request("/count")
     session.store = store
     cookie = {"Cookie": dict(first.header_items)["Set-Cookie"].split(";")[0]}
-    baseline, ratios = [], []
-    for _ in range(rounds):
+
+    def memory_then_floor():
         session.store = memory
         try:
-            baseline.append(microseconds_per_request(
-                lambda: (app.request("/count", headers=cookie), send_floor()), seconds=0.3))
+            return microseconds_per_request(lambda: (app.request("/count", headers=cookie), send_floor()), seconds=0.3)
         finally:
             session.store = store
-        ratios.append(microseconds_per_request(send_store, seconds=0.3) / baseline[-1])
-    return statistics.median(baseline), statistics.median(ratios)
+
+    _, baseline, ratio = in_turn(lambda: microseconds_per_request(send_store, seconds=0.3), memory_then_floor)
+    return baseline, ratio
+
+
+def against_before(before_store, session, send_store):
+    """The store against the recipe's store as it was before it was rewritten, in the same app, on the
+    same server and session, timed in turn: {"us", "us_before", "ratio_to_before"}."""
+    store = session.store
+
+    def with_before():
+        session.store = before_store
+        try:
+            return microseconds_per_request(send_store, seconds=0.3)
+        finally:
+            session.store = store
+
+    mine, theirs, ratio = in_turn(lambda: microseconds_per_request(send_store, seconds=0.3), with_before)
+    return {"us": mine, "us_before": theirs, "ratio_to_before": ratio}
 
 
 def fill(store, start, stop):
@@ -143,8 +171,9 @@ def fill(store, start, stop):
         transaction.commit()
 
 
-def main(app_path, sizes):
+def main(app_path, sizes, before_path=None):
     module = load(app_path)
+    before_store = before_path and load(before_path, "before").store
     app, session = module.app, module.session
     first = app.request("/count")
     cookie = {"Cookie": dict(first.header_items).get("Set-Cookie", "none=").split(";")[0]}
@@ -167,6 +196,8 @@ def main(app_path, sizes):
             result["floor"] = {f"us_{kind}": microseconds_per_request(send) for kind, send in floors.items()}
             result["floor"]["us_memory_store_then_floor"], result["floor"]["ratio_to_memory_store_then_floor"] = \
                 against_memory_store_then(floors["changed"], app, session, size, request("/count"))
+        if before_store:
+            result["before"] = against_before(before_store, session, request("/count"))
         results.append(result)
     # What the floor sends: each SQL statement, or each Redis command's name, and with which client.
     sends = {kind: [str(call[1][0]) for call in made] for kind, made in sent.items()}
@@ -175,4 +206,9 @@ def main(app_path, sizes):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], [int(size) for size in sys.argv[2:]])
+    arguments = argparse.ArgumentParser(description="Measure one app in-process (bench/run.py runs it).")
+    arguments.add_argument("app")
+    arguments.add_argument("sizes", nargs="+", type=int)
+    arguments.add_argument("--before", help="the recipe's app before its store was rewritten: its store, timed against")
+    parsed = arguments.parse_args()
+    main(parsed.app, parsed.sizes, parsed.before)

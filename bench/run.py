@@ -58,6 +58,11 @@ CALLS = {"postgres": "SQL", "redis": "Redis"}
 #: A recipe's row comes after the stock store it does better than (the table reads as a comparison);
 #: a recipe not named here comes last.
 AFTER = {"cleanup": "DiskStore", "postgres": "DBStore, PostgreSQL"}
+#: The commit before the stores of these recipes were rewritten (one piece per concept): each recipe is
+#: measured, in the same run, against itself with the store its app had there, taken from git history
+#: (bench/before.py serves it; report.py's "kept" targets).
+BEFORE = "db34f25"
+BEFORE_THE_REWRITE = {"postgres recipe": "recipes/postgres", "redis recipe": "recipes/redis"}
 
 
 def cases():
@@ -89,10 +94,21 @@ def fingerprint(app):
     return {"path": app.relative_to(REPO).as_posix(), "code_sha256": recipe_digest(app)}
 
 
-def in_process(app, env):
+def before_the_rewrite(directory):
+    """name -> the app of each recipe of BEFORE_THE_REWRITE as it was at BEFORE, written under `directory`."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE, *BEFORE_THE_REWRITE.values()], capture_output=True)
+    if archive.returncode:
+        sys.exit(f"make bench measures recipes against commit {BEFORE} of the repository's history, which this "
+                 f"clone lacks (git fetch --unshallow): {archive.stderr.decode().strip()}")
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive.stdout, check=True)
+    return {name: Path(directory) / recipe / "app.py" for name, recipe in BEFORE_THE_REWRITE.items()}
+
+
+def in_process(app, env, before=None):
     """bench/measure.py's figures: {"sizes": [one per size], "floor": what the floor sends, or None}."""
     with tempfile.TemporaryDirectory() as workdir:
-        output = subprocess.run([sys.executable, str(BENCH / "measure.py"), str(app), *map(str, SIZES)],
+        output = subprocess.run([sys.executable, str(BENCH / "measure.py"), str(app), *map(str, SIZES),
+                                 *(["--before", str(before)] if before else [])],
                                 cwd=workdir, env=python_env(env), check=True, capture_output=True, text=True)
     return json.loads(output.stdout)
 
@@ -124,21 +140,26 @@ def milliseconds(text):
 def main():
     services = Services()
     results, floors = [], []
+    old = tempfile.TemporaryDirectory()
     try:
+        before = before_the_rewrite(old.name)
         for name, (app, environment, calls) in CASES.items():
             print(f"measuring {name} in-process ...", file=sys.stderr, flush=True)
-            measured = in_process(app, environment(services))
+            measured = in_process(app, environment(services), before.get(name))
             sizes = [{key: value for key, value in size.items() if key != "floor"} for size in measured["sizes"]]
             results.append({"name": name, "calls": calls, "app": fingerprint(app), "in_process": sizes})
             if measured["floor"]:  # a recipe's store on PostgreSQL or Redis: its floor row
                 floors.append({"store": name, **measured["floor"], "in_process": [
                     {"sessions": size["sessions"], **size["floor"]} for size in measured["sizes"]]})
-        rounds = []
+        rounds, rounds_before = [], []
         for number in range(1, HTTP_ROUNDS + 1):
             print(f"measuring every store over HTTP, round {number} of {HTTP_ROUNDS} ...", file=sys.stderr, flush=True)
             rounds.append([over_http(app, environment(services)) for app, environment, _ in CASES.values()])
+            rounds_before.append({name: over_http(BENCH / "before.py", dict(CASES[name][1](services), BENCH_APP=str(CASES[name][0]),
+                                                                          BENCH_BEFORE=str(app))) for name, app in before.items()})
     finally:
         services.stop()
+        old.cleanup()
     for index, result in enumerate(results):
         measured = [round_[index] for round_ in rounds]
         result["http"] = {"requests_per_second": statistics.median(m["requests_per_second"] for m in measured),
@@ -148,6 +169,10 @@ def main():
         # Its share of the no-session requests/s of the same round (the first case), the median of the rounds.
         result["ratio"] = statistics.median(round_[index]["requests_per_second"] / round_[0]["requests_per_second"]
                                             for round_ in rounds)
+        if result["name"] in before:  # its requests/s over those with its store at BEFORE, in the same round
+            theirs = [round_[result["name"]]["requests_per_second"] for round_ in rounds_before]
+            result["before"] = {"commit": BEFORE, "http_rounds": theirs, "http_ratio": statistics.median(
+                mine / old for mine, old in zip(result["http"]["rounds"], theirs))}
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
     print(table(results, SIZES))
