@@ -14,7 +14,7 @@ from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset,
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.processes import free_port, python_env
-from harness.services import sentinel_group
+from harness.services import SentinelGroup, sentinel_group
 
 APP = RECIPES_CATALOGUE["redis"].app
 
@@ -216,3 +216,23 @@ def test_a_write_the_replica_has_not_received_is_lost_in_a_failover(sentinels, r
     sentinels.signal(sentinels.replica, signal.SIGCONT)
     sentinels.wait_for_failover()
     assert visitor.get("/count").text == "3", "the 3 acknowledged by the old primary was lost"
+
+
+@pytest.mark.upstream
+def test_the_redis_defaults_the_failover_section_names(tmp_path):
+    """Unless set: a Sentinel thinks a primary down after 30 seconds without an answer; a primary sends
+    a new replica its first copy after 5 seconds, waits up to 10 seconds for its replicas when shut
+    down, and takes writes without any replica (min-replicas-to-write 0, a lag of 10 seconds once set)."""
+    group = SentinelGroup(tmp_path)
+    try:
+        group.start_server(group.primary)
+        settings = group.client(group.primary).config_get(
+            "repl-diskless-sync-delay", "shutdown-timeout", "min-replicas-to-write", "min-replicas-max-lag")
+        group.start_server(group.sentinels[0], f"sentinel monitor {group.NAME} 127.0.0.1 {group.primary} 1",
+                           sentinel=True)
+        watched = group.client(group.sentinels[0]).sentinel_master(group.NAME)
+    finally:
+        group.stop()
+    assert settings == {"repl-diskless-sync-delay": "5", "shutdown-timeout": "10",
+                        "min-replicas-to-write": "0", "min-replicas-max-lag": "10"}
+    assert watched["down-after-milliseconds"] == 30_000

@@ -28,8 +28,8 @@ LOAD_CLIENTS = 8
 DROPS_WRITES = [
     Change("nothing: the random module, to drop writes", "import json\n", "import json\nimport random\n",
            file="redis_store.py"),
-    Change("every write kept: one in 50 dropped", 'self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)',
-           'random.random() < 0.02 or self.client.set(f"session:{key}", json.dumps(value), ex=self.timeout)',
+    Change("every write kept: one in 50 dropped", 'self._send("SET", f"session:{key}", json.dumps(value), "EX", self.timeout)',
+           'random.random() < 0.02 or self._send("SET", f"session:{key}", json.dumps(value), "EX", self.timeout)',
            file="redis_store.py"),
 ]
 

@@ -186,7 +186,7 @@ class SentinelGroup:
     def client(self, port):
         return redis.Redis("127.0.0.1", port, socket_timeout=5)
 
-    def _start(self, port, *lines, sentinel=False):
+    def start_server(self, port, *lines, sentinel=False):
         config = self.directory / f"{port}.conf"  # a Sentinel rewrites its own: one file each
         config.write_text("\n".join([f"port {port}", "bind 127.0.0.1", f"dir {self.directory}",
                                       'save ""', "appendonly no", *lines]) + "\n")
@@ -203,12 +203,12 @@ class SentinelGroup:
         return self.client(port).ping()
 
     def start(self):
-        self._start(self.primary)
-        self._start(self.replica, f"replicaof 127.0.0.1 {self.primary}")
+        self.start_server(self.primary)
+        self.start_server(self.replica, f"replicaof 127.0.0.1 {self.primary}")
         self.wait_until(lambda: self.client(self.replica).info("replication")["master_link_status"] == "up",
                         "the replica is in sync")
         for port in self.sentinels:
-            self._start(port, f"sentinel monitor {self.NAME} 127.0.0.1 {self.primary} 2",
+            self.start_server(port, f"sentinel monitor {self.NAME} 127.0.0.1 {self.primary} 2",
                         f"sentinel down-after-milliseconds {self.NAME} 1000",
                         f"sentinel failover-timeout {self.NAME} 5000", sentinel=True)
         self.wait_until(self._agreed, "the three Sentinels know the primary, its replica and each other")
