@@ -1,5 +1,6 @@
 """What the redis page says about its store beyond its transcripts."""
 import json
+import os
 import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -103,7 +104,7 @@ def test_a_change_made_in_place_is_saved(recipe):
 
 # A command whose connection Redis closed, not sent again: what the store's retry does, taken out.
 NO_RETRY = Change("a command sent again on a new connection when Redis had closed its own",
-                  "        except redis.ConnectionError:\n", "        except ():\n", file="redis_store.py")
+                  "return self.client.execute_command(*command)", "raise", file="redis_store.py")
 
 
 @pytest.mark.parametrize("defence", [True, False], ids=["retry", "no retry"])
@@ -169,6 +170,63 @@ def replicated(primary, milliseconds):
     connection's own writes, so it writes after the recipe's (replication keeps their order)."""
     primary.incr("test:marker")
     return primary.wait(1, milliseconds)
+
+
+# The client built before a fork kept by the forked process: what the store's process check does, taken out.
+CLIENT_KEPT_THROUGH_FORK = Change("a client of its own in a forked process",
+                                  'if getattr(self.local, "pid", None) != os.getpid():',
+                                  'if not hasattr(self.local, "client"):', file="redis_store.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["own client", "inherited client"])
+def test_a_process_forked_after_start_up_talks_to_redis_on_a_connection_of_its_own(
+        defence, services, monkeypatch, tmp_path):
+    """A server that forks its workers after loading the app (uWSGI's default, gunicorn --preload):
+    the client that the start-up's ping built must not be the worker's too, or two processes read
+    each other's answers on one socket. Redis's CLIENT ID names the connection a command came on."""
+    for name, value in services.redis().items():
+        monkeypatch.setenv(name, value)
+    recipe = import_recipe("redis", None if defence else recipe_copy("redis", tmp_path, CLIENT_KEPT_THROUGH_FORK))
+    parent = recipe.store._send("CLIENT", "ID")
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: report its connection's id, and leave without pytest's clean-up
+        try:
+            os.write(write, str(recipe.store._send("CLIENT", "ID")).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(child, 0)
+    worker = int(os.read(read, 100))
+    assert (worker != parent) is defence
+
+
+# A command that timed out sent again later on the same connection: what giving it back does, taken out.
+TIMED_OUT_CONNECTION_KEPT = Change("giving back a connection whose command timed out",
+                                   "except (redis.ConnectionError, redis.TimeoutError) as error:",
+                                   "except redis.ConnectionError as error:", file="redis_store.py")
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("defence", [True, False], ids=["given back", "kept"])
+def test_after_a_frozen_primary_the_next_command_goes_to_the_new_one(defence, sentinels, monkeypatch, tmp_path):
+    """A primary that stops answering (SIGSTOP: hung, or cut off) gives a timeout, not a closed
+    connection. The thread's connection is given back, so its next command, once the Sentinels have
+    failed over, goes to the new primary; a connection kept would reconnect to the old one, again
+    and again, for as long as it does not answer."""
+    monkeypatch.setenv("REDIS_URL", sentinels.url)
+    app = None if defence else recipe_copy("redis", tmp_path, TIMED_OUT_CONNECTION_KEPT)
+    store = import_recipe("redis", app).store
+    store._send("SET", "session:frozen", "{}")
+    sentinels.signal(sentinels.primary, signal.SIGSTOP)
+    with pytest.raises(redis.TimeoutError):
+        store._send("GET", "session:frozen")
+    sentinels.wait_for_failover()
+    try:
+        answered = store._send("CONFIG", "GET", "port")
+    except redis.TimeoutError:
+        answered = "a timeout"
+    assert answered == ({b"port": str(sentinels.replica).encode()} if defence else "a timeout")
 
 
 # The primary asked of the Sentinels once, at start, and kept: what following the primary does, taken out.

@@ -4,6 +4,7 @@ Each session is the key `session:<id>` holding JSON, with the session timeout as
 deletes what expires, one GETEX loads a session and pushes its expiry back, one SET saves it."""
 import copy
 import json
+import os
 import threading
 
 import redis
@@ -16,7 +17,7 @@ SENTINEL = "redis+sentinel://"
 def connect(url):
     """A pool of connections to redis://host:port/db, or to redis+sentinel://host:port,host:port/name
     (this recipe's own form: no password, TLS or database in it): to the primary that the Sentinels
-    at those addresses call `name`, asked for again each time the pool lends a connection."""
+    at those addresses call `name`, asked for again each time the pool opens a connection."""
     if not url.startswith(SENTINEL):
         return redis.ConnectionPool.from_url(url, socket_timeout=5)
     addresses, _, name = url.removeprefix(SENTINEL).partition("/")
@@ -46,20 +47,25 @@ class RedisStore(web.session.Store):
     @property
     def client(self):
         """This thread's client: it keeps one connection of the pool, and goes through no pool per command."""
-        if not hasattr(self.local, "client"):
+        if getattr(self.local, "pid", None) != os.getpid():  # none yet, or one inherited through a fork
             self.local.client = redis.Redis(connection_pool=self.pool, single_connection_client=True)
+            self.local.pid = os.getpid()
         return self.local.client
 
     def _send(self, *command):
-        """One command on this thread's connection. One that Redis closed (a restart, an idle timeout, a
-        failover) is given back, and the command sent once more on a connection the pool checks first.
-        A Redis that does not answer is not asked twice: the command fails after socket_timeout."""
+        """One command on this thread's connection. If it failed or Redis closed it (a restart, an idle
+        timeout, a failover), the client is given back with it, and the command sent once more on another
+        connection of the pool, which checks it before lending it, or opens it (through Sentinel, to the
+        primary named now). A Redis that does not answer is not asked twice: the command fails after
+        socket_timeout, and the connection is given back all the same."""
         client = self.client
         try:
             return client.execute_command(*command)
-        except redis.ConnectionError:
-            del self.local.client
+        except (redis.ConnectionError, redis.TimeoutError) as error:
+            del self.local.pid
             client.close()
+            if isinstance(error, redis.TimeoutError):
+                raise
             return self.client.execute_command(*command)
 
     # --8<-- [start:read]
