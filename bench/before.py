@@ -3,7 +3,8 @@ bench/run.py serves over HTTP to compare the two stores on the same app (the "ke
 
 Usage: BENCH_APP=recipes/redis/app.py BENCH_BEFORE=<that app at the older commit> python bench/before.py PORT
 Each app is imported as a module (its `if __name__ == "__main__"` left out); the older one's `store`
-then takes the place of the recipe's in its Session, and the recipe's app is served.
+then takes the place of the recipe's in its Session, and the recipe's app is served. bench/measure.py
+loads both apps in-process with the same load().
 """
 import importlib.util
 import os

@@ -17,14 +17,14 @@ recorded and must match what the store sent, or the run stops.
 """
 import argparse
 import importlib.metadata
-import importlib.util
 import json
-import os
 import statistics
 import sys
 import time
 
 import web.db
+
+from before import load  # bench/before.py, beside this script
 
 calls = []  # the calls of the request being counted: (name, args, kwargs, a function sending it again or None)
 CLIENTS = {}  # a call's name -> the client libraries that send it, with their versions
@@ -74,14 +74,6 @@ try:
     CLIENTS["execute_command"] = [f"redis-py {redis.__version__}"]
 except ImportError:
     pass
-
-
-def load(path, name="benchmarked"):
-    sys.path.insert(0, os.path.dirname(path))  # as `python app.py` does: the modules beside it
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def calls_of(send):
@@ -172,7 +164,7 @@ def fill(store, start, stop):
 
 
 def main(app_path, sizes, before_path=None):
-    module = load(app_path)
+    module = load(app_path, "benchmarked")
     before_store = before_path and load(before_path, "before").store
     app, session = module.app, module.session
     first = app.request("/count")

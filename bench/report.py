@@ -44,12 +44,12 @@ def targets(results, floors):
     for name, result in by_name.items():  # what the rewritten stores keep at least: their recipe before it
         if "before" in result:
             commit, ratios = result["before"]["commit"], [size["before"]["ratio_to_before"] for size in result["in_process"]]
-            lines.append((f"{name} kept: in-process, at most the µs of the recipe at {commit} (before its store was "
-                          f"rewritten), timed in turn, at every number of sessions: {' / '.join(f'{r:.2f}' for r in ratios)}",
-                          max(ratios) <= 1))
+            lines.append((f"{name} kept: in-process, at most the µs of the same app on the store it had at {commit} "
+                          f"(before the rewrite), timed in turn, at every number of sessions: "
+                          f"{' / '.join(f'{r:.2f}' for r in ratios)}", max(ratios) <= 1))
             share = result["before"]["http_ratio"]
-            lines.append((f"{name} kept: over HTTP, at least the requests/s of the recipe at {commit}, median of "
-                          f"the rounds: {share:.2f}", share >= 1))
+            lines.append((f"{name} kept: over HTTP, at least the requests/s of the same app on the store it had at "
+                          f"{commit}, median of the rounds: {share:.2f}", share >= 1))
     for floor in floors:
         ratios = [row[-1] for row in above_floor(results, floor)]
         lines.append((f"{floor['store']} within {FLOOR_AIM}x of its app on MemoryStore then its floor, in-process, "

@@ -140,26 +140,25 @@ def milliseconds(text):
 def main():
     services = Services()
     results, floors = [], []
-    old = tempfile.TemporaryDirectory()
-    try:
-        before = before_the_rewrite(old.name)
-        for name, (app, environment, calls) in CASES.items():
-            print(f"measuring {name} in-process ...", file=sys.stderr, flush=True)
-            measured = in_process(app, environment(services), before.get(name))
-            sizes = [{key: value for key, value in size.items() if key != "floor"} for size in measured["sizes"]]
-            results.append({"name": name, "calls": calls, "app": fingerprint(app), "in_process": sizes})
-            if measured["floor"]:  # a recipe's store on PostgreSQL or Redis: its floor row
-                floors.append({"store": name, **measured["floor"], "in_process": [
-                    {"sessions": size["sessions"], **size["floor"]} for size in measured["sizes"]]})
-        rounds, rounds_before = [], []
-        for number in range(1, HTTP_ROUNDS + 1):
-            print(f"measuring every store over HTTP, round {number} of {HTTP_ROUNDS} ...", file=sys.stderr, flush=True)
-            rounds.append([over_http(app, environment(services)) for app, environment, _ in CASES.values()])
-            rounds_before.append({name: over_http(BENCH / "before.py", dict(CASES[name][1](services), BENCH_APP=str(CASES[name][0]),
-                                                                          BENCH_BEFORE=str(app))) for name, app in before.items()})
-    finally:
-        services.stop()
-        old.cleanup()
+    with tempfile.TemporaryDirectory() as old:
+        try:
+            before = before_the_rewrite(old)
+            for name, (app, environment, calls) in CASES.items():
+                print(f"measuring {name} in-process ...", file=sys.stderr, flush=True)
+                measured = in_process(app, environment(services), before.get(name))
+                sizes = [{key: value for key, value in size.items() if key != "floor"} for size in measured["sizes"]]
+                results.append({"name": name, "calls": calls, "app": fingerprint(app), "in_process": sizes})
+                if measured["floor"]:  # a recipe's store on PostgreSQL or Redis: its floor row
+                    floors.append({"store": name, **measured["floor"], "in_process": [
+                        {"sessions": size["sessions"], **size["floor"]} for size in measured["sizes"]]})
+            rounds, rounds_before = [], []
+            for number in range(1, HTTP_ROUNDS + 1):
+                print(f"measuring every store over HTTP, round {number} of {HTTP_ROUNDS} ...", file=sys.stderr, flush=True)
+                rounds.append([over_http(app, environment(services)) for app, environment, _ in CASES.values()])
+                rounds_before.append({name: over_http(BENCH / "before.py", dict(CASES[name][1](services), BENCH_APP=str(CASES[name][0]),
+                                                                              BENCH_BEFORE=str(app))) for name, app in before.items()})
+        finally:
+            services.stop()
     for index, result in enumerate(results):
         measured = [round_[index] for round_ in rounds]
         result["http"] = {"requests_per_second": statistics.median(m["requests_per_second"] for m in measured),

@@ -21,10 +21,15 @@ APP = RECIPES_CATALOGUE["redis"].app
 
 
 @pytest.fixture
-def recipe(services, monkeypatch):
-    """The redis recipe on an empty Redis, imported as a new process would."""
+def empty_redis(services, monkeypatch):
+    """An empty Redis, named in this process's environment as a recipe imported by the test reads it."""
     for name, value in services.redis().items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def recipe(empty_redis):
+    """The redis recipe on an empty Redis, imported as a new process would."""
     return import_recipe("redis")
 
 
@@ -179,13 +184,10 @@ CLIENT_KEPT_THROUGH_FORK = Change("a client of its own in a forked process",
 
 
 @pytest.mark.parametrize("defence", [True, False], ids=["own client", "inherited client"])
-def test_a_process_forked_after_start_up_talks_to_redis_on_a_connection_of_its_own(
-        defence, services, monkeypatch, tmp_path):
+def test_a_process_forked_after_start_up_talks_to_redis_on_a_connection_of_its_own(defence, empty_redis, tmp_path):
     """A server that forks its workers after loading the app (uWSGI's default, gunicorn --preload):
     the client that the start-up's ping built must not be the worker's too, or two processes read
     each other's answers on one socket. Redis's CLIENT ID names the connection a command came on."""
-    for name, value in services.redis().items():
-        monkeypatch.setenv(name, value)
     recipe = import_recipe("redis", None if defence else recipe_copy("redis", tmp_path, CLIENT_KEPT_THROUGH_FORK))
     parent = recipe.store._send("CLIENT", "ID")
     read, write = os.pipe()
@@ -209,24 +211,20 @@ TIMED_OUT_CONNECTION_KEPT = Change("giving back a connection whose command timed
 
 @pytest.mark.reliability
 @pytest.mark.parametrize("defence", [True, False], ids=["given back", "kept"])
-def test_after_a_frozen_primary_the_next_command_goes_to_the_new_one(defence, sentinels, monkeypatch, tmp_path):
+def test_after_a_frozen_primary_the_next_request_goes_to_the_new_one(defence, sentinels, monkeypatch, tmp_path):
     """A primary that stops answering (SIGSTOP: hung, or cut off) gives a timeout, not a closed
-    connection. The thread's connection is given back, so its next command, once the Sentinels have
-    failed over, goes to the new primary; a connection kept would reconnect to the old one, again
-    and again, for as long as it does not answer."""
+    connection: that request answers 503. The thread's connection is given back, so its next request,
+    once the Sentinels have failed over, is served by the new primary; a connection kept would
+    reconnect to the old one, and time out again, for as long as it does not answer."""
     monkeypatch.setenv("REDIS_URL", sentinels.url)
     app = None if defence else recipe_copy("redis", tmp_path, TIMED_OUT_CONNECTION_KEPT)
-    store = import_recipe("redis", app).store
-    store._send("SET", "session:frozen", "{}")
+    recipe = import_recipe("redis", app)  # in-process: every request on this test's thread, one connection
+    returning = cookie_header(recipe.app.request("/count"))
     sentinels.signal(sentinels.primary, signal.SIGSTOP)
-    with pytest.raises(redis.TimeoutError):
-        store._send("GET", "session:frozen")
+    assert recipe.app.request("/count", headers=returning).status == "503 Service Unavailable"
     sentinels.wait_for_failover()
-    try:
-        answered = store._send("CONFIG", "GET", "port")
-    except redis.TimeoutError:
-        answered = "a timeout"
-    assert answered == ({b"port": str(sentinels.replica).encode()} if defence else "a timeout")
+    after = recipe.app.request("/count", headers=returning).status
+    assert after == ("200 OK" if defence else "503 Service Unavailable")
 
 
 # The primary asked of the Sentinels once, at start, and kept: what following the primary does, taken out.

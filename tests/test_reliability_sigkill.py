@@ -66,31 +66,28 @@ def test_sigkill_during_writes_leaves_no_corrupt_session(variant, services, reci
     sessions = [(None, 0)] * KILL_CLIENTS  # each client's session id, and the count it was last told
     failures, requests, fresh = [], 0, 0
     server = start_variant(recipe_server, variant, services, restartable=True)
-    try:
-        for _ in range(KILLS):
-            writers = [Writer(server, cookie_name, session_id, told, durable) for session_id, told in sessions]
-            for writer in writers:
-                writer.start()
-            time.sleep(WRITING)  # writes go on for a while (not an order: the kill may come at any point)
-            deadline = time.monotonic() + 5  # a slow store on a busy machine: a few writes each, still
-            while time.monotonic() < deadline and any(writer.whole + writer.fresh < 3 for writer in writers):
-                time.sleep(0.05)
-            for writer in writers:
-                writer.killed.set()
-            server.kill()
-            for writer in writers:
-                writer.join()
-            failures += [failure for writer in writers for failure in writer.failures]
-            requests += sum(writer.whole + writer.fresh for writer in writers)
-            fresh += sum(writer.fresh for writer in writers)
-            sessions = [(writer.session_id, writer.told) for writer in writers]
-            log, server = server.log(), restarted(server)  # the same port, directory and store
-            assert "Traceback" not in log, log
-        readers = [Writer(server, cookie_name, session_id, told, durable, visits=1) for session_id, told in sessions]
-        for reader in readers:
-            reader.run()
-    finally:
-        server.stop()
+    for _ in range(KILLS):
+        writers = [Writer(server, cookie_name, session_id, told, durable) for session_id, told in sessions]
+        for writer in writers:
+            writer.start()
+        time.sleep(WRITING)  # writes go on for a while (not an order: the kill may come at any point)
+        deadline = time.monotonic() + 5  # a slow store on a busy machine: a few writes each, still
+        while time.monotonic() < deadline and any(writer.whole + writer.fresh < 3 for writer in writers):
+            time.sleep(0.05)
+        for writer in writers:
+            writer.killed.set()
+        server.kill()
+        for writer in writers:
+            writer.join()
+        failures += [failure for writer in writers for failure in writer.failures]
+        requests += sum(writer.whole + writer.fresh for writer in writers)
+        fresh += sum(writer.fresh for writer in writers)
+        sessions = [(writer.session_id, writer.told) for writer in writers]
+        log, server = server.log(), restarted(server)  # the same port, directory and store
+        assert "Traceback" not in log, log
+    readers = [Writer(server, cookie_name, session_id, told, durable, visits=1) for session_id, told in sessions]
+    for reader in readers:
+        reader.run()
     failures += [failure for reader in readers for failure in reader.failures]
     reliability_figures["SIGKILL: requests"] += requests
     reliability_figures["SIGKILL: failures (not read back whole nor fresh)"] += len(failures)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import redis.sentinel
 
 from harness.processes import free_port, nginx_binary, python_env, signal_if_there, stat_fields
 from harness.site import SERVICE_VARIABLES
@@ -225,7 +226,7 @@ class SentinelGroup:
         MASTERS, a primary not thought down): during a failover, get-master-addr-by-name names the
         replica sooner."""
         states = [self.client(port).sentinel_master(self.NAME) for port in self.sentinels]
-        return [state["port"] if state["is_master"] and not (state["is_sdown"] or state["is_odown"]) else None
+        return [state["port"] if redis.sentinel.Sentinel([]).check_master_state(state, self.NAME) else None
                 for state in states]
 
     def wait_for_failover(self, each_time=lambda: None):
