@@ -11,12 +11,11 @@ timed in turn with it.
 
 How the floor cannot drift from the store: the wrappers below record every call the store makes,
 with its arguments and how to send it again. The calls of one changed request (/count) and of
-one unchanged request are then sent again, as recorded, through the same psycopg pool or Redis
-client (so the same connection set-up), and timed as the app is. Once, the replay is itself
+one unchanged request are then sent again, as recorded, on the same psycopg cursor or through
+the same Redis client (so the same connection set-up), and timed as the app is. Once, the replay is itself
 recorded and must match what the store sent, or the run stops.
 """
 import argparse
-import importlib.metadata
 import json
 import statistics
 import sys
@@ -43,25 +42,13 @@ def count_calls(cls, name, again=None):
 count_calls(web.db.DB, "_db_execute")  # DBStore's SQL: counted, no floor
 try:
     import psycopg
-    import psycopg_pool
 
-    lending = {}  # connection -> the pool that lent it: the floor borrows from that pool too
+    def execute_again(cursor, query, params=None, **kwargs):
+        """One statement as pgstore.py sends it: on the same cursor, of the connection the pool lent the thread."""
+        return cursor.execute(query, params, **kwargs)
 
-    def borrowed(pool, *args, **kwargs):
-        connection = getconn(pool, *args, **kwargs)
-        lending[connection] = pool
-        return connection
-
-    getconn, psycopg_pool.ConnectionPool.getconn = psycopg_pool.ConnectionPool.getconn, borrowed
-
-    def execute_again(connection, query, params=None, **kwargs):
-        """One statement as pgstore.py sends it: on a connection the pool lends, its first row fetched."""
-        with lending[connection].connection() as again:
-            cursor = again.execute(query, params, **kwargs)
-            return cursor.fetchone() if cursor.description else None
-
-    count_calls(psycopg.Connection, "execute", execute_again)  # the postgres recipe's SQL
-    CLIENTS["execute"] = [f"psycopg {psycopg.__version__}", f"psycopg_pool {importlib.metadata.version('psycopg-pool')}"]
+    count_calls(psycopg.Cursor, "execute", execute_again)  # the postgres recipe's SQL
+    CLIENTS["execute"] = [f"psycopg {psycopg.__version__}"]
 except ImportError:
     pass
 try:

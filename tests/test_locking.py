@@ -4,6 +4,7 @@ Each store is run in several processes sharing it (two on one directory for disk
 database or one Redis), the requests spread over them. With the recipe's lock the count ends at
 exactly 800 more; with the stock store, or the recipe with its lock removed, updates are lost.
 """
+import os
 import re
 import statistics
 import subprocess
@@ -13,6 +14,7 @@ import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 import pytest
 import redis
 
@@ -309,3 +311,28 @@ def test_a_store_that_is_down_answers_503(store, defence, services, recipe_serve
     else:
         assert [status for status, _ in seen] == [500, 500]
     assert count(server, cookie) == (200, "2")
+
+
+LOCK_ON_ITS_CONNECTION = Change("the check that the lock's connection is still the thread's",
+                                "        if locked is not None and locked is not cursor.connection:",
+                                "        if False:", file="locking_pgstore.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["503", "none"])
+def test_a_lock_lost_with_its_connection_ends_the_request(defence, services, tmp_path, monkeypatch):
+    """The server closes the connection that holds the lock (a restart, an administrator): the store's
+    next statement answers 503. Without the check, it runs on a new connection, the lock free for others."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in dict(STORES["postgres"][1].environment(services), SESSION_STORE="postgres").items():
+        monkeypatch.setenv(name, value)
+    recipe = import_recipe("locking", recipe_copy("locking", tmp_path / "copy", *[] if defence else [LOCK_ON_ITS_CONNECTION]))
+    session_id = "a" * 40
+    with recipe.store.lock(session_id), psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [recipe.store.cursor().connection.info.backend_pid])
+        if defence:
+            with pytest.raises(recipe.StoreUnavailable):
+                session_id in recipe.store
+        else:
+            assert session_id not in recipe.store  # answered, on another connection
+        lock_free = other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [session_id]).fetchone()[0]
+    assert lock_free, "the lock went with its connection"

@@ -1,17 +1,17 @@
 """What the postgres page says about its store beyond its transcripts."""
 import datetime
-import re
+import os
 import subprocess
 import threading
+import time
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import counted_at_once, get
+from harness.client import get
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
@@ -22,18 +22,25 @@ UNAVAILABLE = "The session store is unavailable, try again later.\n"
 
 
 @pytest.fixture
-def recipe(services, tmp_path, monkeypatch):
-    """The postgres recipe on an empty `cookbook` database, imported as a new process would."""
+def recipe_with(services, tmp_path, monkeypatch):
+    """recipe_with(*changes): the postgres recipe, or a copy with those changes, on an empty `cookbook`
+    database, imported as a new process would."""
     monkeypatch.chdir(tmp_path)
     for name, value in services.cookbook_database().items():
         monkeypatch.setenv(name, value)
-    return import_recipe("postgres")
+    return lambda *changes: import_recipe("postgres", recipe_copy("postgres", tmp_path / "copy", *changes)
+                                          if changes else None)
+
+
+@pytest.fixture
+def recipe(recipe_with):
+    return recipe_with()
 
 
 @pytest.fixture
 def statements(monkeypatch):
     """The first word of every statement the recipe sends, in order."""
-    return recorded_calls(monkeypatch, psycopg.Connection, "execute", lambda query, *args: query.split()[0])
+    return recorded_calls(monkeypatch, psycopg.Cursor, "execute", lambda query, *args: query.split()[0])
 
 
 @pytest.mark.parametrize("page", ["postgres.md", "postgres.fr.md"])
@@ -164,21 +171,20 @@ STATEMENT_TIMEOUT = Change("the statement timeout", "-c statement_timeout=3s ", 
 
 
 @pytest.mark.parametrize("removed, answer", [
-    (None, (200, "2")),
-    (RETRY, (503, UNAVAILABLE)),
-    (POOL_CHECK, (503, UNAVAILABLE)),
+    (None, ("200 OK", "2")),
+    (RETRY, ("503 Service Unavailable", UNAVAILABLE)),
+    (POOL_CHECK, ("503 Service Unavailable", UNAVAILABLE)),
 ], ids=["recipe", "no second try", "no check of the others"])
-def test_after_a_restart_the_next_visit_counts_on(tmp_path, services, recipe_server, removed, answer):
-    """A restart kills every pooled connection: the first statement finds its own dead, the store has
-    the pool try all the others at once (pool.check()), and runs the statement again on a new one."""
-    app = recipe_copy("postgres", tmp_path / "copy", *[removed] if removed else [])
-    server = recipe_server(app, services.cookbook_database())
-    cookie = get(server, "/count").cookie()
-    counted_at_once(server)  # requests at once: the pool opens more than its two connections
+def test_after_a_restart_the_next_visit_counts_on(recipe_with, services, removed, answer):
+    """A restart kills every connection: the thread finds its own dead and gives it back, the store has
+    the pool try those it keeps idle (pool.check()), and runs the statement again on a new one."""
+    recipe = recipe_with(*[removed] if removed else [])
+    returning = cookie_header(recipe.app.request("/count"))
+    recipe.store.pool.wait()  # its two connections open: one lent to this thread, one idle
     with services.postgres_stopped():
         pass
-    seen = get(server, "/count", cookie=cookie)
-    assert (seen.status, seen.text) == answer
+    seen = recipe.app.request("/count", headers=returning)
+    assert (seen.status, seen.data.decode()) == answer
 
 
 @contextmanager
@@ -241,17 +247,25 @@ def test_a_frozen_database_answers_503_instead_of_hanging(defence, services, tmp
     assert after.status == 200
 
 
-def test_requests_beyond_two_wait_until_the_pool_has_grown(recipe):
-    """The pool keeps two connections: requests that overlap beyond them wait while it opens more,
-    up to ten; once it has, ten overlapping requests find one each. It closes those idle ten minutes."""
-    def overlapping(requests=10):
-        barrier = threading.Barrier(requests)
+GIVEN_BACK = Change("the connection given back when its thread ends",
+                    "    def __del__(self):\n        self.pool.putconn(self.connection)\n", "", file="pgstore.py")
 
-        def hold():
-            with recipe.store.connection():
-                barrier.wait(timeout=10)  # every request holds its connection until all have one
 
-        threads = [threading.Thread(target=hold) for _ in range(requests)]
+@pytest.mark.parametrize("defence", [True, False], ids=["given back", "kept"])
+def test_each_thread_keeps_its_connection_until_it_ends(recipe_with, defence):
+    """The pool keeps two connections: threads beyond them wait at their first statement while it opens
+    more, up to ten. Each keeps its connection, then gives it back as it ends: ten new threads find one
+    each. Without the give-back, the ten stay lent to threads that are gone."""
+    recipe = recipe_with(*[] if defence else [GIVEN_BACK])
+
+    def threads_at_once(count=10):
+        barrier = threading.Barrier(count)
+
+        def first_statement():
+            recipe.store.cursor()
+            barrier.wait(timeout=10)  # every thread holds its connection until all have one
+
+        threads = [threading.Thread(target=first_statement) for _ in range(count)]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -260,30 +274,46 @@ def test_requests_beyond_two_wait_until_the_pool_has_grown(recipe):
 
     recipe.store.pool.wait()  # its two connections open
     recipe.store.pool.pop_stats()
-    first, again = overlapping(), overlapping()
+    first = threads_at_once()
     assert (first["pool_size"], first.get("requests_queued", 0)) == (10, 8)
-    assert (again["pool_size"], again.get("requests_queued", 0)) == (10, 0)
-    assert recipe.store.pool.max_idle == 10 * 60
+    assert first["pool_available"] == (10 if defence else 0)
+    if defence:
+        again = threads_at_once()
+        assert (again["pool_size"], again.get("requests_queued", 0)) == (10, 0)
+
+
+def test_a_thread_beyond_the_tenth_waits_3_seconds_then_answers_503(recipe):
+    """Ten threads keep the pool's ten connections: an eleventh waits the pool's timeout, then 503."""
+    holding, done = threading.Barrier(11), threading.Event()
+
+    def keep():
+        recipe.store.cursor()
+        holding.wait(timeout=10)
+        done.wait(timeout=10)
+
+    threads = [threading.Thread(target=keep) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    holding.wait(timeout=10)
+    started = time.monotonic()
+    try:
+        with pytest.raises(recipe.StoreUnavailable):
+            "a" * 40 in recipe.store
+        waited = time.monotonic() - started
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert 3 <= waited < 4
 
 
 @pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "none"])
-def test_without_autocommit_the_pool_commits_each_statement_itself(autocommit, services, tmp_path, monkeypatch):
-    """Without autocommit psycopg sends BEGIN before each statement and the pool's `with` block COMMIT
-    after it, reads included: the writes are saved all the same, with two more round trips each."""
-    env = services.cookbook_database()
-    subprocess.run(["psql", "-d", "cookbook", "-qc", "ALTER DATABASE cookbook SET log_statement = 'all'"],
-                   env=python_env(env), check=True)
-    monkeypatch.chdir(tmp_path)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    changes = [] if autocommit else [Change("autocommit", '"autocommit": True, ', "", file="pgstore.py")]
-    recipe = import_recipe("postgres", recipe_copy("postgres", tmp_path / "copy", *changes))
+def test_without_autocommit_no_session_is_ever_saved(recipe_with, autocommit):
+    """The thread keeps its connection: without autocommit, psycopg opens a transaction with the
+    thread's first statement and nothing ever ends it, so no other connection sees a session."""
+    recipe = recipe_with(*[] if autocommit else [Change("autocommit", '"autocommit": True, ', "", file="pgstore.py")])
     returning = cookie_header(recipe.app.request("/count"))
-    log = Path(services.postgres_server.logfile)
-    start = log.stat().st_size
-    answer = recipe.app.request("/count", headers=returning)
-    with log.open() as lines:
-        lines.seek(start)
-        sent = re.findall(r"LOG:  (?:statement|execute [^:]*): (\w+)", lines.read())  # simple, then bound
-    assert answer.data == b"2"
-    assert sent == (["SELECT", "INSERT"] if autocommit else ["BEGIN", "SELECT", "COMMIT", "BEGIN", "INSERT", "COMMIT"])
+    assert recipe.app.request("/count", headers=returning).data == b"2"
+    with psycopg.connect(os.environ["DATABASE_URL"]) as other:
+        saved = other.execute("SELECT data->>'count' FROM sessions").fetchall()
+    assert saved == ([("2",)] if autocommit else [])

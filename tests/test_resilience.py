@@ -221,7 +221,7 @@ def test_postgres_statements_none_for_the_home_page(tmp_path, services, monkeypa
     for name, value in services.cookbook_database().items():
         monkeypatch.setenv(name, value)
     recipe = import_recipe("resilience")
-    log = recorded_calls(monkeypatch, psycopg.Connection, "execute", lambda query, *args: query.split()[0])
+    log = recorded_calls(monkeypatch, psycopg.Cursor, "execute", lambda query, *args: query.split()[0])
 
     try:
         rows = store_calls_by_request(recipe.app, log)
@@ -254,10 +254,17 @@ SAYS_IT_STARTED = Change("nothing: each /count says it started, in a file named 
 LONG_OUTAGE = 19
 
 
+def every_thread_visits(server):
+    """Ten /count at once: each of web.py's ten threads, held by one, sends a statement."""
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        return set(pool.map(lambda _: seen(Visitor(server), "/count"), range(10)))
+
+
 def postgres_outage(recipe_server, app, services, hold=0):
     """PostgreSQL restarted while nobody visits; then stopped during visits, for `hold` seconds or more.
 
-    Requests at once first make the pool open more connections than its two: a restart kills them all.
+    Requests at once first make the pool lend each thread a connection: a restart kills them all. At the
+    start of the outage every thread finds its connection dead, so the pool tries to replace all ten.
     """
     server = recipe_server(app, services.cookbook_database())
     visitor = Visitor(server)
@@ -270,6 +277,7 @@ def postgres_outage(recipe_server, app, services, hold=0):
     outage["after a restart: waited the pool's timeout"] = seconds >= 3
     with services.postgres_stopped():
         started = time.monotonic()
+        outage["every thread"] = every_thread_visits(server)
         outage["public page"] = seen(visitor, "/")
         outage["count"], seconds = timed(visitor, "/count")
         outage["count: within seconds"] = seconds < 5
@@ -283,6 +291,7 @@ def postgres_outage(recipe_server, app, services, hold=0):
 EXPECTED_POSTGRES_OUTAGE = {
     "after a restart": (200, b"3"),
     "after a restart: waited the pool's timeout": False,
+    "every thread": {UNAVAILABLE},
     "public page": PUBLIC,
     "count": UNAVAILABLE,
     "count: within seconds": True,

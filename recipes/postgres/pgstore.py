@@ -1,6 +1,7 @@
 """web.py sessions in PostgreSQL: copy this file, sessions_table.py and schema.sql into your app
-(the postgres recipe's app.py shows its use). One jsonb row per session, through a connection pool;
-whatever the database fails with raises StoreUnavailable, which store_unavailable.py answers with a 503."""
+(the postgres recipe's app.py shows its use). One jsonb row per session, on a connection that a pool
+lends each server thread; whatever the database fails with raises StoreUnavailable, which
+store_unavailable.py answers with a 503."""
 import copy
 import threading
 
@@ -22,46 +23,64 @@ class AnswerTimeoutConnection(psycopg.Connection):
         return super().wait(gen, *args, timeout=ANSWER_TIMEOUT if timeout is None else timeout, **kwargs)
 
 
+class Lent:
+    """A connection the pool lends one thread, and its cursor. The thread's locals hold it: when the
+    thread ends, they go, this with them, and the connection goes back to the pool."""
+
+    def __init__(self, pool):
+        self.pool, self.connection = pool, pool.getconn()
+        self.cursor = self.connection.cursor()  # for every statement: less for psycopg to set up than a new one
+
+    def __del__(self):
+        self.pool.putconn(self.connection)
+
+
 class PostgresStore(web.session.Store):
     """Unchanged sessions cost one SELECT; changed ones a SELECT and an upsert."""
 
     def __init__(self, url, touch_every=60):
         self.touch_every = touch_every  # seconds: how stale atime may get before an unchanged session is written
-        self.local = threading.local()  # per server thread: the row it read last
+        self.local = threading.local()  # per server thread: its connection, and the row it read last
         self.pool = ConnectionPool(
             url, connection_class=AnswerTimeoutConnection,
             min_size=2, max_size=10, open=True,  # 10: web.py's server has ten threads
-            timeout=3,  # a request waits at most 3 seconds for a connection, then answers 503
+            timeout=3,  # a thread waits at most 3 seconds for a connection, then answers 503
             reconnect_timeout=1,  # a failed reconnection is given up soon: the next request starts another
-            # Autocommit: no BEGIN/COMMIT around each statement. A database that is down, or a statement
-            # that waits (a locked table, an overloaded server), fails within seconds instead of holding
-            # the thread. synchronous_commit=off: a write returns before it reaches the disk; a crash of
-            # PostgreSQL may lose the last ones, never corrupt them.
+            # Autocommit: each statement is its own transaction (the store never commits). A database
+            # that is down, or a statement that waits (a locked table, an overloaded server), fails within
+            # seconds instead of holding the thread. synchronous_commit=off: a write returns before it
+            # reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
             kwargs={"autocommit": True, "connect_timeout": 3,
                     "options": "-c statement_timeout=3s -c synchronous_commit=off"})
 
-    def connection(self):
-        """The pool's connection for one statement (the locking recipe lends its own instead)."""
-        return self.pool.connection()
+    def cursor(self):
+        """This thread's cursor, on the connection the pool lends it at its first statement, for its life."""
+        lent = getattr(self.local, "lent", None)
+        if lent is None:
+            lent = self.local.lent = Lent(self.pool)
+        return lent.cursor
 
     def _execute(self, query, *args):
-        """Run one statement and return its first row, if it has rows."""
+        """Run one statement on this thread's cursor, and return the cursor."""
         for retry in (False, True):
-            connection = None
+            cursor = None
             try:
-                with self.connection() as connection:
-                    cursor = connection.execute(query, args)
-                    return cursor.fetchone() if cursor.description else None
+                cursor = self.cursor()
+                return cursor.execute(query, args)
             except psycopg.Error as error:
-                if retry or connection is None or not connection.broken:
+                # Given back: the pool closes it if it is broken or still busy (no answer came), and
+                # lends this thread one again at its next statement.
+                self.local.lent = None
+                if retry or cursor is None or not cursor.connection.broken:
                     raise StoreUnavailable(error) from error
-                # The server closed this connection (a restart?): the others in the pool may be dead too.
+                # The server closed this connection (a restart?): those the pool keeps idle may be dead too.
                 # Try them all now, then run the statement again: each of this store's can run twice.
                 self.pool.check()
 
     # --8<-- [start:select]
     def _select(self, key):
-        row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s", key)
+        row = self._execute("SELECT data, extract(epoch FROM now() - atime) FROM sessions WHERE session_id = %s",
+                            key).fetchone()
         self.local.row = key, row
         return row
     # --8<-- [end:select]
