@@ -49,7 +49,8 @@ def targets(results, floors):
                           f"{' / '.join(f'{r:.2f}' for r in ratios)}", max(ratios) <= 1))
             share = result["before"]["http_ratio"]
             lines.append((f"{name} kept: over HTTP, at least the requests/s of the same app on the store it had at "
-                          f"{commit}, median of the rounds: {share:.2f}", share >= 1))
+                          f"{commit}, measured right after it, median of {len(result['before']['http_pairs'])} pairs: "
+                          f"{share:.2f}", share >= 1))
     for floor in floors:
         ratios = [row[-1] for row in above_floor(results, floor)]
         lines.append((f"{floor['store']} within {FLOOR_AIM}x of its app on MemoryStore then its floor, in-process, "

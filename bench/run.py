@@ -36,6 +36,10 @@ HTTP_SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "2"))
 # Over HTTP every store is measured this many times, each round going through all of them in turn, so
 # that what else the machine does meanwhile weighs on all alike: the medians are kept.
 HTTP_ROUNDS = 3
+# A rewritten store and its app on the older store are measured one right after the other, this many
+# times: the "kept" ratio over HTTP is the median of these pairs (a round of every store apart, they
+# drifted by 5 to 8%).
+KEPT_ROUNDS = 7
 STOCK = BENCH / "stock.py"
 
 
@@ -151,12 +155,18 @@ def main():
                 if measured["floor"]:  # a recipe's store on PostgreSQL or Redis: its floor row
                     floors.append({"store": name, **measured["floor"], "in_process": [
                         {"sessions": size["sessions"], **size["floor"]} for size in measured["sizes"]]})
-            rounds, rounds_before = [], []
+            rounds, pairs = [], {name: [] for name in before}
             for number in range(1, HTTP_ROUNDS + 1):
                 print(f"measuring every store over HTTP, round {number} of {HTTP_ROUNDS} ...", file=sys.stderr, flush=True)
                 rounds.append([over_http(app, environment(services)) for app, environment, _ in CASES.values()])
-                rounds_before.append({name: over_http(BENCH / "before.py", dict(CASES[name][1](services), BENCH_APP=str(CASES[name][0]),
-                                                                              BENCH_BEFORE=str(app))) for name, app in before.items()})
+            for number in range(1, KEPT_ROUNDS + 1):
+                print(f"measuring each rewritten store, then its app on the older one, over HTTP, round {number} of "
+                      f"{KEPT_ROUNDS} ...", file=sys.stderr, flush=True)
+                for name, old_app in before.items():
+                    app, environment, _ = CASES[name]
+                    pairs[name].append([over_http(app, environment(services))["requests_per_second"], over_http(
+                        BENCH / "before.py", dict(environment(services), BENCH_APP=str(app), BENCH_BEFORE=str(old_app)))[
+                        "requests_per_second"]])
         finally:
             services.stop()
     for index, result in enumerate(results):
@@ -168,10 +178,10 @@ def main():
         # Its share of the no-session requests/s of the same round (the first case), the median of the rounds.
         result["ratio"] = statistics.median(round_[index]["requests_per_second"] / round_[0]["requests_per_second"]
                                             for round_ in rounds)
-        if result["name"] in before:  # its requests/s over those with its store at BEFORE, in the same round
-            theirs = [round_[result["name"]]["requests_per_second"] for round_ in rounds_before]
-            result["before"] = {"commit": BEFORE, "http_rounds": theirs, "http_ratio": statistics.median(
-                mine / old for mine, old in zip(result["http"]["rounds"], theirs))}
+        if result["name"] in before:  # its requests/s over those with its store at BEFORE, measured right after
+            measured = pairs[result["name"]]
+            result["before"] = {"commit": BEFORE, "http_pairs": measured,
+                                "http_ratio": statistics.median(mine / old for mine, old in measured)}
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                "processor": platform.processor() or platform.machine()}
     print(table(results, SIZES))
