@@ -11,7 +11,7 @@ import pytest
 
 from harness import REPO
 from harness.catalogue import RECIPES_CATALOGUE
-from harness.client import get
+from harness.client import counted_at_once, get
 from harness.in_process import (cookie_header, import_recipe, lengths_after_appending, recorded_calls,
                                 store_calls_by_request, table_counts)
 from harness.copies import HELD_COUNT, Change, count_after_an_overlapping_reset, recipe_copy
@@ -236,6 +236,7 @@ def test_a_frozen_database_answers_503_instead_of_hanging(defence, services, tmp
     app = recipe_copy("postgres", tmp_path / "copy", *[] if defence else [ANSWER_TIMEOUT])
     server = recipe_server(app, dict(env, DATABASE_URL=env["DATABASE_URL"] + TCP_SETTINGS))
     cookie = get(server, "/count").cookie()
+    counted_at_once(server)  # every thread has its connection: the frozen visit's statement waits on its own
     with services.postgres_frozen():
         try:
             answer = get(server, "/count", cookie=cookie, timeout=15)

@@ -27,8 +27,8 @@ class Lent:
     """A connection the pool lends one thread, and its cursor. The thread's locals hold it: when the
     thread ends, they go, this with them, and the connection goes back to the pool."""
 
-    def __init__(self, pool):
-        self.pool, self.connection = pool, pool.getconn()
+    def __init__(self, pool, connection):
+        self.pool, self.connection = pool, connection
         self.cursor = self.connection.cursor()  # for every statement: less for psycopg to set up than a new one
 
     def __del__(self):
@@ -57,7 +57,7 @@ class PostgresStore(web.session.Store):
         """This thread's cursor, on the connection the pool lends it at its first statement, for its life."""
         lent = getattr(self.local, "lent", None)
         if lent is None:
-            lent = self.local.lent = Lent(self.pool)
+            lent = self.local.lent = Lent(self.pool, self.pool.getconn())
         return lent.cursor
 
     def _execute(self, query, *args):
