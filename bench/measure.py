@@ -44,8 +44,9 @@ try:
     import psycopg
 
     def execute_again(cursor, query, params=None, **kwargs):
-        """One statement as pgstore.py sends it: on the same cursor, of the connection the pool lent the thread."""
-        return cursor.execute(query, params, **kwargs)
+        """One statement as pgstore.py sends it, on the same cursor, and the row it returns read."""
+        cursor.execute(query, params, **kwargs)
+        return cursor.fetchone() if cursor.description else None
 
     count_calls(psycopg.Cursor, "execute", execute_again)  # the postgres recipe's SQL
     CLIENTS["execute"] = [f"psycopg {psycopg.__version__}"]

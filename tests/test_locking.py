@@ -318,14 +318,42 @@ LOCK_ON_ITS_CONNECTION = Change("the check that the lock's connection is still t
                                 "        if False:", file="locking_pgstore.py")
 
 
+def locking_on_postgres(services, tmp_path, monkeypatch, *changes):
+    """The locking recipe on PostgreSQL (or a copy with changes), imported as a new process would."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in dict(STORES["postgres"][1].environment(services), SESSION_STORE="postgres").items():
+        monkeypatch.setenv(name, value)
+    return import_recipe("locking", recipe_copy("locking", tmp_path / "copy", *changes) if changes else None)
+
+
+def lock_is_free(session_id):
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
+        return other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [session_id]).fetchone()[0]
+
+
+ANY_FAILED_CONNECTION_GIVEN_BACK = Change("the check that a failed connection is unusable before it is given back",
+                                          "        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:",
+                                          "        if True:", file="pgstore.py")
+
+
+@pytest.mark.parametrize("defence", [True, False], ids=["kept", "given back"])
+def test_a_statement_that_fails_keeps_the_lock_to_the_end_of_the_request(defence, services, tmp_path, monkeypatch):
+    """A value PostgreSQL refuses (a NUL character) fails the save on a connection that still answers: the
+    thread keeps it, and the request's end releases the lock it holds. Given back to the pool, it would
+    keep the lock there, and the session would stay busy."""
+    recipe = locking_on_postgres(services, tmp_path, monkeypatch, *[] if defence else [ANY_FAILED_CONNECTION_GIVEN_BACK])
+    session_id = "b" * 40
+    with recipe.store.lock(session_id):
+        with pytest.raises(recipe.StoreUnavailable):
+            recipe.store[session_id] = {"text": "a\x00b"}
+    assert lock_is_free(session_id) == defence
+
+
 @pytest.mark.parametrize("defence", [True, False], ids=["503", "none"])
 def test_a_lock_lost_with_its_connection_ends_the_request(defence, services, tmp_path, monkeypatch):
     """The server closes the connection that holds the lock (a restart, an administrator): the store's
     next statement answers 503. Without the check, it runs on a new connection, the lock free for others."""
-    monkeypatch.chdir(tmp_path)
-    for name, value in dict(STORES["postgres"][1].environment(services), SESSION_STORE="postgres").items():
-        monkeypatch.setenv(name, value)
-    recipe = import_recipe("locking", recipe_copy("locking", tmp_path / "copy", *[] if defence else [LOCK_ON_ITS_CONNECTION]))
+    recipe = locking_on_postgres(services, tmp_path, monkeypatch, *[] if defence else [LOCK_ON_ITS_CONNECTION])
     session_id = "a" * 40
     with recipe.store.lock(session_id), psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [recipe.store.cursor().connection.info.backend_pid])
@@ -334,5 +362,4 @@ def test_a_lock_lost_with_its_connection_ends_the_request(defence, services, tmp
                 session_id in recipe.store
         else:
             assert session_id not in recipe.store  # answered, on another connection
-        lock_free = other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [session_id]).fetchone()[0]
-    assert lock_free, "the lock went with its connection"
+        assert lock_is_free(session_id), "the lock went with its connection"

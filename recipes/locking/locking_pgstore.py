@@ -24,7 +24,7 @@ class LockingPostgresStore(PostgresStore):
         finally:
             connection, self.local.locked = self.local.locked, None
             lent = getattr(self.local, "lent", None)
-            if lent and lent.connection is connection:  # not given back after a failure, which took the lock
+            if lent and lent.connection is connection:  # not given back broken, which took the lock with it
                 self._execute("SELECT pg_advisory_unlock(hashtext(%s))", session_id)
     # --8<-- [end:lock]
 
@@ -38,7 +38,8 @@ class LockingPostgresStore(PostgresStore):
             except psycopg.errors.QueryCanceled:
                 raise busy() from None
             except psycopg.Error as error:
-                self.local.lent = None  # given back, as pgstore's statements do
+                if connection is not None:
+                    self._give_back_if_unusable(connection)
                 if retry or connection is None or not connection.broken:
                     raise StoreUnavailable(error) from error
                 self.pool.check()
@@ -46,6 +47,6 @@ class LockingPostgresStore(PostgresStore):
     def cursor(self):
         cursor = super().cursor()
         locked = getattr(self.local, "locked", None)
-        if locked is not None and locked is not cursor.connection:  # the lock's connection failed: its lock went too
+        if locked is not None and locked is not cursor.connection:  # the lock's connection broke: its lock went too
             raise psycopg.OperationalError("the connection that held this session's lock was lost")
         return cursor

@@ -1,7 +1,6 @@
-"""web.py sessions in PostgreSQL: copy this file, sessions_table.py and schema.sql into your app
-(the postgres recipe's app.py shows its use). One jsonb row per session, on a connection that a pool
-lends each server thread; whatever the database fails with raises StoreUnavailable, which
-store_unavailable.py answers with a 503."""
+"""web.py sessions in PostgreSQL: copy this file, sessions_table.py and schema.sql into your app (the
+postgres recipe's app.py shows its use). One jsonb row per session, on a connection a pool lends each
+server thread; any database failure raises StoreUnavailable, which store_unavailable.py answers with 503."""
 import copy
 import threading
 
@@ -24,8 +23,7 @@ class AnswerTimeoutConnection(psycopg.Connection):
 
 
 class Lent:
-    """A connection the pool lends one thread, and its cursor. The thread's locals hold it: when the
-    thread ends, they go, this with them, and the connection goes back to the pool."""
+    """A connection the pool lends one thread, and its cursor: given back as the thread ends (its locals go)."""
 
     def __init__(self, pool, connection):
         self.pool, self.connection = pool, connection
@@ -45,16 +43,15 @@ class PostgresStore(web.session.Store):
             url, connection_class=AnswerTimeoutConnection,
             min_size=2, max_size=10, open=True,  # 10: web.py's server has ten threads
             timeout=3,  # a thread waits at most 3 seconds for a connection, then answers 503
-            reconnect_timeout=1,  # a failed reconnection is given up soon: the next request starts another
-            # Autocommit: each statement is its own transaction (the store never commits). A database
-            # that is down, or a statement that waits (a locked table, an overloaded server), fails within
-            # seconds instead of holding the thread. synchronous_commit=off: a write returns before it
-            # reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
+            reconnect_timeout=1,  # a failed reconnection is given up soon: the next to need one starts another
+            # Autocommit: each statement its own transaction (the store never commits). A database down, or a
+            # statement that waits (a locked table), fails within seconds. synchronous_commit=off: a write returns
+            # before it reaches the disk; a crash of PostgreSQL may lose the last ones, never corrupt them.
             kwargs={"autocommit": True, "connect_timeout": 3,
                     "options": "-c statement_timeout=3s -c synchronous_commit=off"})
 
     def cursor(self):
-        """This thread's cursor, on the connection the pool lends it at its first statement, for its life."""
+        """This thread's cursor, on the connection the pool lends it at its first statement, until it breaks."""
         lent = getattr(self.local, "lent", None)
         if lent is None:
             lent = self.local.lent = Lent(self.pool, self.pool.getconn())
@@ -68,14 +65,19 @@ class PostgresStore(web.session.Store):
                 cursor = self.cursor()
                 return cursor.execute(query, args)
             except psycopg.Error as error:
-                # Given back: the pool closes it if it is broken or still busy (no answer came), and
-                # lends this thread one again at its next statement.
-                self.local.lent = None
+                if cursor is not None:
+                    self._give_back_if_unusable(cursor.connection)
                 if retry or cursor is None or not cursor.connection.broken:
                     raise StoreUnavailable(error) from error
                 # The server closed this connection (a restart?): those the pool keeps idle may be dead too.
                 # Try them all now, then run the statement again: each of this store's can run twice.
                 self.pool.check()
+
+    def _give_back_if_unusable(self, connection):
+        """Broken, or still waiting for an answer: back to the pool, which closes it. One that failed a statement
+        but answers (a timeout, a refused value) is kept, and any lock it holds (the locking recipe's) with it."""
+        if connection.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            self.local.lent = None
 
     # --8<-- [start:select]
     def _select(self, key):
