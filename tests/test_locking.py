@@ -222,13 +222,18 @@ def test_a_holder_that_dies_frees_the_lock(store, services, recipe_server, tmp_p
         assert answer["at"] - killed < 5
 
 
-def test_the_redis_lock_is_released_only_by_its_holder(services, monkeypatch):
+def imported(store, services, tmp_path, monkeypatch, *changes):
+    """The locking recipe on that store (or a copy with changes), imported as a new process would."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in STORES[store][1].environment(services).items():
+        monkeypatch.setenv(name, value)
+    return import_recipe("locking", recipe_copy("locking", tmp_path / "copy", *changes) if changes else None)
+
+
+def test_the_redis_lock_is_released_only_by_its_holder(services, tmp_path, monkeypatch):
     """A request whose lock expired and was taken by another must not delete the other's lock."""
-    env = services.redis()
-    monkeypatch.setenv("REDIS_URL", env["REDIS_URL"])
-    monkeypatch.setenv("SESSION_STORE", "redis")
-    recipe = import_recipe("locking")
-    client = redis.Redis.from_url(env["REDIS_URL"])
+    recipe = imported("redis", services, tmp_path, monkeypatch)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
     with recipe.store.lock("a" * 40):
         client.set("lock:" + "a" * 40, "someone else's token")  # as if ours had expired and been taken
     assert client.get("lock:" + "a" * 40) == b"someone else's token"
@@ -318,14 +323,6 @@ LOCK_ON_ITS_CONNECTION = Change("the check that the lock's connection is still t
                                 "        if False:", file="locking_pgstore.py")
 
 
-def locking_on_postgres(services, tmp_path, monkeypatch, *changes):
-    """The locking recipe on PostgreSQL (or a copy with changes), imported as a new process would."""
-    monkeypatch.chdir(tmp_path)
-    for name, value in dict(STORES["postgres"][1].environment(services), SESSION_STORE="postgres").items():
-        monkeypatch.setenv(name, value)
-    return import_recipe("locking", recipe_copy("locking", tmp_path / "copy", *changes) if changes else None)
-
-
 def lock_is_free(session_id):
     with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
         return other.execute("SELECT pg_try_advisory_lock(hashtext(%s))", [session_id]).fetchone()[0]
@@ -341,7 +338,7 @@ def test_a_statement_that_fails_keeps_the_lock_to_the_end_of_the_request(defence
     """A value PostgreSQL refuses (a NUL character) fails the save on a connection that still answers: the
     thread keeps it, and the request's end releases the lock it holds. Given back to the pool, it would
     keep the lock there, and the session would stay busy."""
-    recipe = locking_on_postgres(services, tmp_path, monkeypatch, *[] if defence else [ANY_FAILED_CONNECTION_GIVEN_BACK])
+    recipe = imported("postgres", services, tmp_path, monkeypatch, *[] if defence else [ANY_FAILED_CONNECTION_GIVEN_BACK])
     session_id = "b" * 40
     with recipe.store.lock(session_id):
         with pytest.raises(recipe.StoreUnavailable):
@@ -352,8 +349,9 @@ def test_a_statement_that_fails_keeps_the_lock_to_the_end_of_the_request(defence
 @pytest.mark.parametrize("defence", [True, False], ids=["503", "none"])
 def test_a_lock_lost_with_its_connection_ends_the_request(defence, services, tmp_path, monkeypatch):
     """The server closes the connection that holds the lock (a restart, an administrator): the store's
-    next statement answers 503. Without the check, it runs on a new connection, the lock free for others."""
-    recipe = locking_on_postgres(services, tmp_path, monkeypatch, *[] if defence else [LOCK_ON_ITS_CONNECTION])
+    next statement fails (StoreUnavailable: the 503). Without the check, it runs on a new connection, the
+    lock free for others."""
+    recipe = imported("postgres", services, tmp_path, monkeypatch, *[] if defence else [LOCK_ON_ITS_CONNECTION])
     session_id = "a" * 40
     with recipe.store.lock(session_id), psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [recipe.store.cursor().connection.info.backend_pid])

@@ -252,59 +252,56 @@ GIVEN_BACK = Change("the connection given back when its thread ends",
                     "    def __del__(self):\n        self.pool.putconn(self.connection)\n", "", file="pgstore.py")
 
 
+@contextmanager
+def kept_by_threads(store, count=10):
+    """`count` threads each take the store's connection (their first statement would) and keep it while
+    the block runs; then they end."""
+    holding, done = threading.Barrier(count + 1), threading.Event()
+
+    def keep():
+        store.cursor()
+        holding.wait(timeout=10)
+        done.wait(timeout=10)
+
+    threads = [threading.Thread(target=keep) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    holding.wait(timeout=10)
+    try:
+        yield
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+
+
 @pytest.mark.parametrize("defence", [True, False], ids=["given back", "kept"])
 def test_each_thread_keeps_its_connection_until_it_ends(recipe_with, defence):
     """The pool keeps two connections: threads beyond them wait at their first statement while it opens
     more, up to ten. Each keeps its connection, then gives it back as it ends: ten new threads find one
     each. Without the give-back, the ten stay lent to threads that are gone."""
     recipe = recipe_with(*[] if defence else [GIVEN_BACK])
-
-    def threads_at_once(count=10):
-        barrier = threading.Barrier(count)
-
-        def first_statement():
-            recipe.store.cursor()
-            barrier.wait(timeout=10)  # every thread holds its connection until all have one
-
-        threads = [threading.Thread(target=first_statement) for _ in range(count)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return recipe.store.pool.pop_stats()
-
     recipe.store.pool.wait()  # its two connections open
     recipe.store.pool.pop_stats()
-    first = threads_at_once()
+    with kept_by_threads(recipe.store):
+        pass
+    first = recipe.store.pool.pop_stats()
     assert (first["pool_size"], first.get("requests_queued", 0)) == (10, 8)
     assert first["pool_available"] == (10 if defence else 0)
     if defence:
-        again = threads_at_once()
+        with kept_by_threads(recipe.store):
+            pass
+        again = recipe.store.pool.pop_stats()
         assert (again["pool_size"], again.get("requests_queued", 0)) == (10, 0)
 
 
 def test_a_thread_beyond_the_tenth_waits_3_seconds_then_answers_503(recipe):
     """Ten threads keep the pool's ten connections: an eleventh waits the pool's timeout, then 503."""
-    holding, done = threading.Barrier(11), threading.Event()
-
-    def keep():
-        recipe.store.cursor()
-        holding.wait(timeout=10)
-        done.wait(timeout=10)
-
-    threads = [threading.Thread(target=keep) for _ in range(10)]
-    for thread in threads:
-        thread.start()
-    holding.wait(timeout=10)
-    started = time.monotonic()
-    try:
+    with kept_by_threads(recipe.store):
+        started = time.monotonic()
         with pytest.raises(recipe.StoreUnavailable):
             "a" * 40 in recipe.store
         waited = time.monotonic() - started
-    finally:
-        done.set()
-        for thread in threads:
-            thread.join()
     assert 3 <= waited < 4
 
 
